@@ -1,0 +1,123 @@
+"""`kvplan estimate`: KV-cache bytes for models x contexts x batches x cache dtypes."""
+
+import click
+
+from kvplan.cli.common import complete_model, emit, list_option, output_options
+
+
+def _columns(by_layer: bool):
+    from kvplan.output import TableColumn
+    from kvplan.units import format_bytes, format_gib
+
+    text = {"numeric": False}
+    head = [
+        TableColumn("model", "model", **text),
+        TableColumn("cache", "cache_dtype", **text),
+        TableColumn("context", "context", lambda v: f"{v:,}"),
+        TableColumn("batch", "batch"),
+    ]
+    if by_layer:
+        return head + [
+            TableColumn("layers", "layers"),
+            TableColumn("kind", "layer_type", **text),
+            TableColumn("KV heads", "kv_heads"),
+            TableColumn(
+                "head dim K/V", lambda r: f"{r['head_dim_k']}/{r['head_dim_v']}"
+            ),
+            TableColumn("tokens held", "tokens_held", lambda v: f"{v:,}"),
+            TableColumn(
+                "per layer per token", "bytes_per_token_per_layer", format_bytes
+            ),
+            TableColumn("per sequence", "kv_bytes_per_sequence", format_gib),
+            TableColumn("total", "kv_bytes", format_gib),
+        ]
+    return head + [
+        TableColumn("per token", "kv_bytes_per_token", format_bytes),
+        TableColumn("per extra token", "kv_bytes_per_extra_token", format_bytes),
+        TableColumn("per sequence", "kv_bytes_per_sequence", format_gib),
+        TableColumn("total", "kv_bytes", format_gib),
+    ]
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True, shell_complete=complete_model)
+@list_option(
+    "--context", "-c", default="4k", help="Context tokens: 4096, 4k, 128k, 1M (k=1024)."
+)
+@list_option("--batch", "-b", default="1", help="Concurrent sequences.")
+@list_option(
+    "--dtype",
+    "-d",
+    default="bf16",
+    help="Cache format: fp32, fp16, bf16, fp8, fp8_e5m2, int8, int4, q8_0, q4_0, auto.",
+)
+@click.option(
+    "--mla",
+    type=click.Choice(["latent", "expanded"]),
+    default="latent",
+    show_default=True,
+    help="MLA layers: the latent, or full K and V per head.",
+)
+@click.option(
+    "--state-dtype",
+    default=None,
+    help="dtype of recurrent state layers (default: the model's dtype).",
+)
+@click.option("--by-layer", is_flag=True, help="One row per distinct layer group.")
+@click.option(
+    "--explain", is_flag=True, help="Print the formula with the model's numbers."
+)
+@output_options
+def estimate(
+    models,
+    context,
+    batch,
+    dtype,
+    mla,
+    state_dtype,
+    by_layer,
+    explain,
+    fmt,
+    output,
+    force,
+):
+    """Exact KV-cache bytes for MODELS: shipped names, spec YAMLs or config.json paths."""
+    from kvplan.breakdown import explain_lines
+    from kvplan.catalog import load_spec
+    from kvplan.estimate import estimate as run_estimate
+    from kvplan.output import check_writable
+    from kvplan.units import parse_tokens, split_list
+
+    if output:
+        check_writable(output, force=force)
+    specs = [load_spec(m) for m in models]
+    contexts, batches, dtypes = (
+        split_list(context),
+        split_list(batch),
+        split_list(dtype),
+    )
+    rows = run_estimate(
+        specs,
+        context=contexts,
+        batch=batches,
+        cache_dtype=dtypes,
+        mla=mla,
+        state_dtype=state_dtype,
+        by_layer=by_layer,
+    )
+    if explain:
+        for spec in specs:
+            for d in dtypes:
+                for c in contexts:
+                    lines = explain_lines(
+                        spec,
+                        d,
+                        parse_tokens(c, field="context"),
+                        int(batches[0]),
+                        mla_mode=mla,
+                        state_dtype=state_dtype,
+                    )
+                    click.echo(
+                        "\n".join(lines), err=fmt in ("csv", "json") and not output
+                    )
+    emit(rows, _columns(by_layer), fmt=fmt, output=output, force=force)

@@ -1,0 +1,57 @@
+"""`kvplan models` lists the shipped specs; `kvplan spec` shows how a model was read."""
+
+import click
+
+from kvplan.cli.common import complete_model, emit, output_options
+
+
+@click.command()
+@output_options
+def models(fmt, output, force):
+    """List the shipped model specs with their layouts and bytes per token at bf16."""
+    from kvplan.catalog import load_shipped, shipped_names
+    from kvplan.output import TableColumn
+    from kvplan.rows import Rows
+    from kvplan.sizing import model_cost
+    from kvplan.units import format_bytes
+
+    rows = []
+    for name in shipped_names():
+        spec = load_shipped(name)
+        cost = model_cost(spec, "bf16")
+        rows.append(
+            {
+                "name": name,
+                "model": spec.name,
+                "source": spec.source,
+                "n_layers": spec.n_layers,
+                "n_heads": spec.n_heads,
+                "n_kv_heads": spec.n_kv_heads,
+                "head_dim": spec.head_dim,
+                "layout": spec.layout,
+                "kv_bytes_per_token_bf16": cost.bytes_per_token,
+                "state_bytes_per_sequence_bf16": cost.state_bytes,
+            }
+        )
+    names = list(rows[0]) if rows else []
+    text = {"numeric": False}
+    columns = [
+        TableColumn("name", "name", **text),
+        TableColumn("layers", "n_layers"),
+        TableColumn("heads", "n_heads"),
+        TableColumn("KV heads", "n_kv_heads"),
+        TableColumn("head dim", "head_dim"),
+        TableColumn("bf16 per token", "kv_bytes_per_token_bf16", format_bytes),
+        TableColumn("layout", "layout", **text),
+    ]
+    emit(Rows.from_dicts(rows, names), columns, fmt=fmt, output=output, force=force)
+
+
+@click.command()
+@click.argument("model", shell_complete=complete_model)
+def spec(model):
+    """Print MODEL's spec as YAML: what kvplan read, the defaults it took, its readings."""
+    from kvplan.catalog import load_spec
+    from kvplan.specyaml import spec_to_yaml
+
+    click.echo(spec_to_yaml(load_spec(model)), nl=False)

@@ -1,0 +1,236 @@
+"""`kvplan.estimate`: KV-cache bytes over a grid of models, formats, contexts and batches.
+
+Rows come in the order model, cache dtype, context, batch (the last varies fastest). Columns:
+
+- kv_bytes_per_token: bytes one token costs while every layer holds it (short context)
+- kv_bytes_per_extra_token: bytes the next token adds at this context (only growing layers)
+- state_bytes_per_sequence: fixed recurrent-state bytes per sequence
+- kv_bytes_per_sequence: everything one sequence holds at this context
+- fixed_bytes: per-model constants (per-tensor scales), held once whatever the batch
+- kv_bytes = batch x kv_bytes_per_sequence + fixed_bytes; kv_gib = kv_bytes / 2^30
+"""
+
+from collections.abc import Iterable, Sequence
+
+from kvplan.errors import KvplanError
+from kvplan.formats import canonical_name, get_format
+from kvplan.rows import Rows
+from kvplan.sizing import NUMPY_MIN_ROWS, ModelCost, model_cost, needs_python_ints
+from kvplan.spec import MLA_MODES, ModelSpec
+from kvplan.units import GIB, format_tokens, parse_positive_int, parse_tokens
+
+COLUMNS = (
+    "model",
+    "engine",
+    "cache_dtype",
+    "mla_mode",
+    "context",
+    "batch",
+    "kv_bytes_per_token",
+    "kv_bytes_per_extra_token",
+    "state_bytes_per_sequence",
+    "kv_bytes_per_sequence",
+    "fixed_bytes",
+    "kv_bytes",
+    "kv_gib",
+    "kv_gb",
+)
+
+BY_LAYER_COLUMNS = (
+    "model",
+    "engine",
+    "cache_dtype",
+    "mla_mode",
+    "context",
+    "batch",
+    "group",
+    "layers",
+    "kind",
+    "layer_type",
+    "kv_heads",
+    "head_dim_k",
+    "head_dim_v",
+    "tokens_held",
+    "bytes_per_token_per_layer",
+    "state_bytes_per_layer",
+    "kv_bytes_per_sequence",
+    "kv_bytes",
+)
+
+
+def _as_list(value) -> list:
+    if isinstance(value, (str, int, ModelSpec)):
+        return [value]
+    return list(value)
+
+
+def _resolve(models, contexts, batches, cache_dtypes, mla):
+    """Validated inputs: specs, token counts, batch sizes, canonical dtype names."""
+    from kvplan.catalog import load_spec
+
+    specs = [m if isinstance(m, ModelSpec) else load_spec(m) for m in _as_list(models)]
+    tokens = [parse_tokens(c, field="context") for c in _as_list(contexts)]
+    sizes = [parse_positive_int(b, field="batch") for b in _as_list(batches)]
+    dtypes = [canonical_name(d) for d in _as_list(cache_dtypes)]
+    if mla not in MLA_MODES:
+        raise KvplanError(
+            f"expected one of {', '.join(MLA_MODES)}, got {mla!r}", field="mla"
+        )
+    for name, values in (("model", specs), ("context", tokens), ("batch", sizes)):
+        if not values:
+            raise KvplanError("at least one value is needed", field=name)
+    if not dtypes:
+        raise KvplanError("at least one value is needed", field="cache_dtype")
+    return specs, tokens, sizes, dtypes
+
+
+def _dtype_label(spec: ModelSpec, dtype: str) -> str:
+    """The format a row reports: `auto` is shown as the dtype it resolved to."""
+    return get_format(dtype, model_dtype=spec.dtype).name
+
+
+def _block_python(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
+    """One (model, format) block of rows in plain ints."""
+    rows = {name: [] for name in COLUMNS}
+    for context in contexts:
+        per_sequence = cost.sequence_bytes(context)
+        extra = cost.bytes_per_extra_token(context)
+        for batch in batches:
+            total = batch * per_sequence + cost.fixed_bytes
+            values = (
+                context,
+                batch,
+                extra,
+                per_sequence,
+                total,
+                total / GIB,
+                total / 10**9,
+            )
+            for name, value in zip(_VARYING, values, strict=True):
+                rows[name].append(value)
+    n = len(contexts) * len(batches)
+    rows.update(_constant_columns(spec, dtype, mla, cost, n))
+    return rows
+
+
+_VARYING = (
+    "context",
+    "batch",
+    "kv_bytes_per_extra_token",
+    "kv_bytes_per_sequence",
+    "kv_bytes",
+    "kv_gib",
+    "kv_gb",
+)
+
+
+def _constant_columns(spec, dtype, mla, cost: ModelCost, n: int) -> dict:
+    return {
+        "model": [spec.name] * n,
+        "engine": ["ideal"] * n,
+        "cache_dtype": [_dtype_label(spec, dtype)] * n,
+        "mla_mode": [mla if any(g.layer.kind == "mla" for g in cost.groups) else ""]
+        * n,
+        "kv_bytes_per_token": [cost.bytes_per_token] * n,
+        "state_bytes_per_sequence": [cost.state_bytes] * n,
+        "fixed_bytes": [cost.fixed_bytes] * n,
+    }
+
+
+def _block_numpy(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
+    """One (model, format) block of rows, vectorized; object ints where int64 could overflow."""
+    import numpy as np
+
+    exact = needs_python_ints(cost, max(contexts), max(batches))
+    int_type = object if exact else np.int64
+    ctx = np.array(contexts, dtype=int_type)
+    bat = np.array(batches, dtype=int_type)
+    per_sequence = cost.sequence_bytes(ctx)
+    extra = np.zeros(len(ctx), dtype=int_type)
+    for g in cost.groups:
+        if g.bytes_per_token:
+            growing = (
+                np.ones(len(ctx), bool) if g.cap_tokens is None else ctx < g.cap_tokens
+            )
+            extra = extra + growing.astype(int_type) * (g.count * g.bytes_per_token)
+    total = (np.multiply.outer(per_sequence, bat) + cost.fixed_bytes).ravel()
+    n_batch = len(bat)
+    rows = {
+        "context": np.repeat(ctx, n_batch),
+        "batch": np.tile(bat, len(ctx)),
+        "kv_bytes_per_extra_token": np.repeat(extra, n_batch),
+        "kv_bytes_per_sequence": np.repeat(per_sequence, n_batch),
+        "kv_bytes": total,
+        "kv_gib": (total / GIB).astype(float),
+        "kv_gb": (total / 10**9).astype(float),
+    }
+    rows.update(_constant_columns(spec, dtype, mla, cost, len(total)))
+    return rows
+
+
+def _join(blocks: list[dict]) -> dict:
+    """Blocks of columns end to end; numpy arrays where any block has them."""
+    joined = {}
+    for name in COLUMNS:
+        parts = [block[name] for block in blocks]
+        if all(isinstance(part, list) for part in parts):
+            joined[name] = [value for part in parts for value in part]
+        else:
+            import numpy as np
+
+            joined[name] = np.concatenate([np.asarray(part) for part in parts])
+    return joined
+
+
+def context_notes(spec: ModelSpec, contexts: Iterable[int]) -> list[str]:
+    """Notes for contexts beyond what the model was trained for."""
+    beyond = [c for c in contexts if spec.max_positions and c > spec.max_positions]
+    if not beyond:
+        return []
+    return [
+        f"{spec.name}: context {format_tokens(max(beyond))} exceeds its max_positions "
+        f"{spec.max_positions:,}; the bytes are still exact for that many tokens"
+    ]
+
+
+def spec_notes(spec: ModelSpec) -> list[str]:
+    """What a reader must know about how a spec was read: defaults taken, readings chosen."""
+    notes = [f"{spec.name}: {text}" for text in spec.readings]
+    notes += [f"{spec.name}: default used: {text}" for text in spec.defaults_used]
+    return notes
+
+
+def estimate(
+    models,
+    *,
+    context: Sequence | int | str = 4096,
+    batch: Sequence | int = 1,
+    cache_dtype: Sequence | str = "bf16",
+    mla: str = "latent",
+    state_dtype: str | None = None,
+    by_layer: bool = False,
+) -> Rows:
+    """KV-cache bytes for every combination of models, contexts, batches and cache dtypes.
+
+    `models` are ModelSpecs, shipped names, spec YAML paths or config.json paths; contexts
+    accept `4k`-style strings. Returns Rows; `.to_frame()` gives a pandas DataFrame.
+    """
+    specs, contexts, batches, dtypes = _resolve(
+        models, context, batch, cache_dtype, mla
+    )
+    if by_layer:
+        from kvplan.breakdown import by_layer_rows
+
+        return by_layer_rows(
+            specs, contexts, batches, dtypes, mla=mla, state_dtype=state_dtype
+        )
+    n_rows = len(specs) * len(dtypes) * len(contexts) * len(batches)
+    block = _block_numpy if n_rows >= NUMPY_MIN_ROWS else _block_python
+    blocks, notes = [], []
+    for spec in specs:
+        notes += spec_notes(spec) + context_notes(spec, contexts)
+        for dtype in dtypes:
+            cost = model_cost(spec, dtype, mla_mode=mla, state_dtype=state_dtype)
+            blocks.append(block(spec, dtype, mla, cost, contexts, batches))
+    columns = _join(blocks)
+    return Rows({name: columns[name] for name in COLUMNS}, notes)

@@ -1,0 +1,137 @@
+"""The one place that parses and prints human units: tokens (4k, 128k, 1M) and bytes (GiB, GB).
+
+Token suffixes are binary: 1k = 1024 tokens, 1M = 1048576, as serving engines and model cards
+mean "128k context". Byte suffixes say which base they use: KiB/MiB/GiB/TiB are powers of 2,
+KB/MB/GB/TB powers of 10. Every parse returns an exact int; a value that is not a whole number
+of units after scaling is an error, never rounded silently.
+"""
+
+import re
+from fractions import Fraction
+
+from kvplan.errors import UnitError
+
+KIB = 2**10
+MIB = 2**20
+GIB = 2**30
+TIB = 2**40
+
+_TOKEN_SUFFIX = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+_BYTE_SUFFIX = {
+    "": 1,
+    "b": 1,
+    "kib": KIB,
+    "mib": MIB,
+    "gib": GIB,
+    "tib": TIB,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+}
+_COUNT_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+
+
+def _scaled(text: object, suffixes: dict[str, int], field: str, accepted: str) -> int:
+    """Parse `<number><suffix>` into an exact positive-or-zero int, or raise naming `field`."""
+    if isinstance(text, bool):
+        raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+    if isinstance(text, int):
+        value = Fraction(text)
+    else:
+        match = _NUMBER.match(str(text))
+        if not match or match.group(2).lower() not in suffixes:
+            raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+        value = Fraction(match.group(1)) * suffixes[match.group(2).lower()]
+    if value.denominator != 1:
+        raise UnitError(f"{text!r} is not a whole number ({accepted})", field=field)
+    if value < 0:
+        raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+    return int(value)
+
+
+def parse_tokens(
+    text: object, *, field: str = "tokens", allow_zero: bool = False
+) -> int:
+    """Tokens from `4096`, `4k` (4096), `128k` (131072), `1M` (1048576), `1.5k` (1536)."""
+    accepted = "a token count such as 4096, 4k, 128k or 1M (k = 1024)"
+    tokens = _scaled(text, _TOKEN_SUFFIX, field, accepted)
+    if tokens == 0 and not allow_zero:
+        raise UnitError(f"expected a positive token count, got {text!r}", field=field)
+    return tokens
+
+
+def parse_bytes(text: object, *, field: str = "bytes", allow_zero: bool = False) -> int:
+    """Bytes from `80GiB` (80 x 2^30), `80GB` (80 x 10^9), `512MiB`, or a plain integer."""
+    accepted = "a size such as 80GiB, 37.5GiB, 80GB or 512MiB (GiB = 2^30, GB = 10^9)"
+    size = _scaled(text, _BYTE_SUFFIX, field, accepted)
+    if size == 0 and not allow_zero:
+        raise UnitError(f"expected a positive size, got {text!r}", field=field)
+    return size
+
+
+def parse_count(text: object, *, field: str = "count") -> int:
+    """A decimal count such as a parameter count: `8.03B` (8.03 x 10^9), `70B`, `350M`."""
+    accepted = "a count such as 8.03B, 70B or 350M (B = 10^9, M = 10^6)"
+    count = _scaled(text, _COUNT_SUFFIX, field, accepted)
+    if count == 0:
+        raise UnitError(f"expected a positive count, got {text!r}", field=field)
+    return count
+
+
+def parse_positive_int(text: object, *, field: str) -> int:
+    """A plain positive integer (a batch size, a TP degree): no suffixes, no fractions."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    elif isinstance(text, str) and text.strip().isdigit():
+        value = int(text.strip())
+    else:
+        raise UnitError(f"expected a positive integer, got {text!r}", field=field)
+    if value <= 0:
+        raise UnitError(f"expected a positive integer, got {text!r}", field=field)
+    return value
+
+
+def parse_fraction(text: object, *, field: str) -> Fraction:
+    """A share in (0, 1], such as a memory fraction `0.9`, kept exact as a Fraction."""
+    match = _NUMBER.match(str(text))
+    if isinstance(text, bool) or not match or match.group(2):
+        raise UnitError(
+            f"expected a number in (0, 1] such as 0.9, got {text!r}", field=field
+        )
+    value = Fraction(match.group(1))
+    if not 0 < value <= 1:
+        raise UnitError(
+            f"expected a number in (0, 1] such as 0.9, got {text!r}", field=field
+        )
+    return value
+
+
+def split_list(text: str | tuple | list) -> list[str]:
+    """Split option values given as `4k,32k` or repeated options into one flat list."""
+    items = [text] if isinstance(text, str) else list(text)
+    parts = [part.strip() for item in items for part in str(item).split(",")]
+    return [part for part in parts if part]
+
+
+def format_gib(n_bytes: int) -> str:
+    """Bytes as GiB (2^30) with two decimals and the unit named: `16.00 GiB`."""
+    return f"{n_bytes / GIB:,.2f} GiB"
+
+
+def format_bytes(n_bytes: int) -> str:
+    """Bytes in the largest binary unit that keeps the number at or above 1: `36.00 KiB`."""
+    for unit, size in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if abs(n_bytes) >= size:
+            return f"{n_bytes / size:,.2f} {unit}"
+    return f"{n_bytes:,} B"
+
+
+def format_tokens(tokens: int) -> str:
+    """Tokens as written in the options: `128k` when a whole multiple of 1024, else `20,000`."""
+    if tokens >= 2**20 and tokens % 2**20 == 0:
+        return f"{tokens // 2**20}M"
+    if tokens >= 1024 and tokens % 1024 == 0:
+        return f"{tokens // 1024}k"
+    return f"{tokens:,}"

@@ -1,0 +1,1 @@
+"""The shipped model specs (YAML files); this package holds data only."""
