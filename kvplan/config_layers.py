@@ -194,10 +194,12 @@ def _state_values(reader: ConfigReader, hidden: int) -> tuple[int, int, str]:
         conv_channels = 2 * n_k * d_k + n_v * d_v
         return conv_channels * (kernel - 1), n_v * d_k * d_v, "linear_attention"
     if reader.model_type in _MAMBA1_TYPES:
-        expand = reader.integer("mamba_expand", "expand")
-        inner = reader.integer(
-            "mamba_d_inner", "intermediate_size", default=expand * hidden
-        )
+        if (
+            reader.model_type == "jamba"
+        ):  # its intermediate_size is the MLP's, not Mamba's
+            inner = reader.integer("mamba_expand") * hidden
+        else:
+            inner = reader.integer("intermediate_size")
         conv = reader.integer("mamba_d_conv", "conv_kernel", "d_conv")
         state = reader.integer("mamba_d_state", "state_size", "ssm_state_size")
         return inner * (conv - 1), inner * state, "mamba"

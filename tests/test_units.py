@@ -1,0 +1,97 @@
+import pytest
+
+from kvplan.errors import UnitError
+from kvplan.units import (
+    format_bytes,
+    format_gib,
+    format_tokens,
+    parse_bytes,
+    parse_count,
+    parse_fraction,
+    parse_positive_int,
+    parse_tokens,
+    split_list,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("4096", 4096),
+        ("4k", 4 * 1024),
+        ("4K", 4 * 1024),
+        ("128k", 128 * 1024),  # "128k context" means 131072 tokens
+        ("1M", 1024 * 1024),
+        ("1.5k", 1536),
+        (" 32k ", 32768),
+        (2048, 2048),
+    ],
+)
+def test_parse_tokens_accepts_binary_suffixes(text, tokens):
+    assert parse_tokens(text) == tokens
+
+
+@pytest.mark.parametrize(
+    "text", ["12q", "-5", "0", "", "k", "1.3", "4kb", True, "1e3", "4 k k"]
+)
+def test_parse_tokens_rejects_bad_input_naming_the_field(text):
+    with pytest.raises(UnitError, match="context"):
+        parse_tokens(text, field="context")
+
+
+@pytest.mark.parametrize(
+    ("text", "n_bytes"),
+    [
+        ("80GiB", 80 * 2**30),
+        ("80GB", 80 * 10**9),
+        ("37.5GiB", 37 * 2**30 + 2**29),
+        ("512MiB", 512 * 2**20),
+        ("1TB", 10**12),
+        ("1024", 1024),
+        ("2 KiB", 2048),
+        ("16gib", 16 * 2**30),
+    ],
+)
+def test_parse_bytes_keeps_binary_and_decimal_apart(text, n_bytes):
+    assert parse_bytes(text) == n_bytes
+
+
+@pytest.mark.parametrize("text", ["80G", "80 gigs", "-1GiB", "0.5B", "1.0000000001KiB"])
+def test_parse_bytes_rejects_unknown_units_and_fractions_of_a_byte(text):
+    with pytest.raises(UnitError):
+        parse_bytes(text)
+
+
+def test_parse_count_is_decimal():
+    assert parse_count("8.03B") == 8_030_000_000
+    assert parse_count("70B") == 70 * 10**9
+    assert parse_count("350M") == 350 * 10**6
+
+
+def test_parse_fraction_is_exact_and_bounded():
+    assert parse_fraction("0.9", field="memory_fraction").numerator == 9
+    assert parse_fraction("1", field="memory_fraction") == 1
+    for bad in ("0", "1.5", "-0.1", "x"):
+        with pytest.raises(UnitError, match="memory_fraction"):
+            parse_fraction(bad, field="memory_fraction")
+
+
+def test_parse_positive_int():
+    assert parse_positive_int("8", field="batch") == 8
+    for bad in ("0", "-1", "1.5", "4k", True):
+        with pytest.raises(UnitError, match="batch"):
+            parse_positive_int(bad, field="batch")
+
+
+def test_split_list_flattens_commas_and_repeats():
+    assert split_list(("4k,32k", "128k")) == ["4k", "32k", "128k"]
+    assert split_list("bf16, fp8") == ["bf16", "fp8"]
+
+
+def test_formatting_names_the_unit():
+    assert format_gib(16 * 2**30) == "16.00 GiB"
+    assert format_bytes(36 * 1024) == "36.00 KiB"
+    assert format_bytes(512) == "512 B"
+    assert format_tokens(131072) == "128k"
+    assert format_tokens(20000) == "20,000"
+    assert format_tokens(2**20) == "1M"
