@@ -26,7 +26,7 @@ from kvplan.spec import ModelSpec
 TOP_KEYS = {
     "name", "source", "model_type", "dtype", "state_dtype", "hidden_size", "n_heads",
     "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "max_positions", "n_layers",
-    "layers", "notes", "defaults_used",
+    "layers", "notes",
 }  # fmt: skip
 LAYER_KEYS = {
     "kind", "count", "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "window",
@@ -172,8 +172,7 @@ def spec_from_mapping(data: dict, *, where: str, source: str = "") -> ModelSpec:
             max_positions=data.get("max_positions"),
             model_type=str(data.get("model_type", "")),
             source=str(data.get("source", source)),
-            defaults_used=tuple(data.get("defaults_used") or ()),
-            readings=tuple(data.get("notes") or ()),
+            notes=tuple(str(n) for n in data.get("notes") or ()),
         )
     except SpecError as error:
         raise SpecError(f"{where}: {error}", field=error.field) from None

@@ -159,8 +159,11 @@ class ModelSpec:
     model_type: str = ""
     source: str = ""
     state_dtype: str = ""  # dtype of recurrent state layers; empty means `dtype`
-    defaults_used: tuple[str, ...] = ()
-    readings: tuple[str, ...] = ()
+    defaults_used: tuple[str, ...] = ()  # values taken from type defaults (printed)
+    readings: tuple[str, ...] = ()  # how a config was interpreted (printed)
+    notes: tuple[
+        str, ...
+    ] = ()  # provenance of a spec file (shown by `kvplan spec` only)
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"

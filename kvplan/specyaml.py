@@ -92,10 +92,10 @@ def spec_to_mapping(spec: ModelSpec) -> dict:
     if spec.state_dtype:
         data["state_dtype"] = spec.state_dtype
     data["layers"] = layer_entries(spec)
-    if spec.readings:
-        data["notes"] = list(spec.readings)
-    if spec.defaults_used:
-        data["defaults_used"] = list(spec.defaults_used)
+    notes = [*spec.notes, *spec.readings]
+    notes += [f"default used: {text}" for text in spec.defaults_used]
+    if notes:
+        data["notes"] = notes
     return data
 
 
@@ -123,7 +123,7 @@ def spec_to_yaml(spec: ModelSpec) -> str:
 
     data = spec_to_mapping(spec)
     entries = data.pop("layers")
-    notes = {k: data.pop(k) for k in ("notes", "defaults_used") if k in data}
+    notes = {"notes": data.pop("notes")} if "notes" in data else {}
     text = yaml.safe_dump(data, sort_keys=False, width=96)
     text += "layers:\n" + "\n".join(_layers_yaml(entries)) + "\n"
     if notes:

@@ -49,9 +49,32 @@ def models(fmt, output, force):
 
 @click.command()
 @click.argument("model", shell_complete=complete_model)
-def spec(model):
+@click.option(
+    "--name", default=None, help="Name to give the spec (default: the model's)."
+)
+@click.option(
+    "--source", default=None, help="Where it was read from, e.g. the HF repo id."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the YAML to this file (atomically).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the --output file if it exists.")
+def spec(model, name, source, output, force):
     """Print MODEL's spec as YAML: what kvplan read, the defaults it took, its readings."""
+    from dataclasses import replace
+
     from kvplan.catalog import load_spec
+    from kvplan.output import write_atomic
     from kvplan.specyaml import spec_to_yaml
 
-    click.echo(spec_to_yaml(load_spec(model)), nl=False)
+    loaded = load_spec(model)
+    loaded = replace(loaded, name=name or loaded.name, source=source or loaded.source)
+    text = spec_to_yaml(loaded)
+    if output:
+        write_atomic(output, text, force=force)
+    else:
+        click.echo(text, nl=False)
