@@ -7,17 +7,28 @@ from kvplan.spec import ModelSpec
 from kvplan.units import format_gib
 
 
+def _geometry(g: GroupCost) -> tuple[int, int, int]:
+    """(KV heads, K row values, V row values) as stored: an MLA latent is 1 x latent x 0."""
+    if not g.row_values:
+        return 0, 0, 0
+    has_v = len(g.row_values) >= 2 and g.rows_per_token[1] == g.rows_per_token[0] > 1
+    has_v = has_v or (g.layer.kind != "mla" and len(g.row_values) == 2)
+    return g.rows_per_token[0], g.row_values[0], g.row_values[1] if has_v else 0
+
+
 def _group_row(g: GroupCost, context: int, batch: int) -> dict:
     per_sequence = g.sequence_bytes(context)
     layer = g.layer
+    kv_heads, head_dim_k, head_dim_v = _geometry(g)
     return {
         "layers": g.count,
         "kind": layer.kind,
         "layer_type": layer.label,
-        "kv_heads": layer.n_kv_heads if g.bytes_per_token else 0,
-        "head_dim_k": layer.head_dim_k,
-        "head_dim_v": layer.head_dim_v,
+        "kv_heads": kv_heads,
+        "head_dim_k": head_dim_k,
+        "head_dim_v": head_dim_v,
         "tokens_held": g.held(context) if g.bytes_per_token else 0,
+        "compressed_entries": g.compressed_entries(context),
         "bytes_per_token_per_layer": g.bytes_per_token,
         "state_bytes_per_layer": g.state_bytes,
         "kv_bytes_per_sequence": per_sequence,

@@ -24,13 +24,14 @@ from kvplan.errors import SpecError, UnknownNameError
 from kvplan.spec import ModelSpec
 
 TOP_KEYS = {
-    "name", "source", "model_type", "dtype", "state_dtype", "hidden_size", "n_heads",
+    "name", "source", "model_type", "dtype", "state_dtype", "ssm_dtype", "hidden_size", "n_heads",
     "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "max_positions", "n_layers",
     "layers", "notes",
 }  # fmt: skip
 LAYER_KEYS = {
     "kind", "count", "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "window",
     "kv_lora_rank", "rope_dim", "index_head_dim", "conv_values", "ssm_values", "state_kind",
+    "kv_shared", "compress_ratio", "compressed_dims",
 }  # fmt: skip
 REPEAT_KEYS = {"repeat", "layers"}
 
@@ -113,6 +114,9 @@ def _layer_entry(entry: dict, top: dict, where: str):
     ):
         fields[name] = entry.get(name, 0)
     fields["state_kind"] = str(entry.get("state_kind", ""))
+    fields["kv_shared"] = bool(entry.get("kv_shared", False))
+    fields["compress_ratio"] = entry.get("compress_ratio", 0)
+    fields["compressed_dims"] = tuple(entry.get("compressed_dims") or ())
     try:
         layer = Layer(**fields)
     except TypeError as error:
@@ -169,6 +173,7 @@ def spec_from_mapping(data: dict, *, where: str, source: str = "") -> ModelSpec:
             hidden_size=data.get("hidden_size"),
             dtype=str(data.get("dtype", "bf16")),
             state_dtype=str(data.get("state_dtype", "")),
+            ssm_dtype=str(data.get("ssm_dtype", "")),
             max_positions=data.get("max_positions"),
             model_type=str(data.get("model_type", "")),
             source=str(data.get("source", source)),

@@ -140,6 +140,7 @@ def _window_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
         reader.present("use_sliding_window") or "use_sliding_window" in reader.defaults
     )
     if uses and not reader.flag("use_sliding_window"):
+        reader.present("max_window_layers")  # read: it only matters with windows on
         if reader.present("sliding_window"):
             return [
                 "full"
@@ -260,6 +261,12 @@ def _mla_layer(reader: ConfigReader, n_heads: int) -> Layer:
 
 def read_layers(reader: ConfigReader, *, n_layers, n_heads, n_kv_heads, head_dim):
     """Every layer's kind and geometry, in order."""
+    from kvplan.config_compressed import compressed_layers, is_compressed
+
+    if is_compressed(reader):
+        return compressed_layers(
+            reader, n_layers=n_layers, n_kv_heads=n_kv_heads, head_dim=head_dim
+        )
     kinds, how = _pattern_kinds(reader, n_layers)
     if how:
         reader.readings.append(f"layer kinds from {how}")

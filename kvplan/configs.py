@@ -46,8 +46,21 @@ NESTED = (
 
 # Keys that, when present but unread, may change the cache: they are named in the readings.
 _CACHE_WORDS = re.compile(
-    r"window|chunk|kv|lora_rank|share|mamba|ssm|linear|index_|layer_types"
+    r"window|attention_chunk|kv|share_factor|shared_layers|compress|index_head"
+    r"|layer_types|block_type|pattern|cache_dtype|ssm_dtype|latent|state_size"
 )
+# Keys that match the words above but shape computation, not the cache.
+_NOT_CACHE = {
+    "q_lora_rank",
+    "o_lora_rank",
+    "index_topk",
+    "index_n_heads",
+    "compress_rope_theta",
+    "use_mamba_kernels",
+    "mamba_chunk_size",
+    "chunk_size",
+    "kv_lora_rank_scale",
+}
 
 _MISSING = object()
 
@@ -132,6 +145,7 @@ class ConfigReader:
             key
             for key, value in self.data.items()
             if key not in self.read
+            and key not in _NOT_CACHE
             and value not in (None, False)
             and _CACHE_WORDS.search(key)
         )
@@ -289,6 +303,11 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
         n_kv_heads=n_kv_heads,
         head_dim=head_dim,
     )
+    if reader.present("dense_attention_every_n_layers"):
+        reader.readings.append(
+            "dense_attention_every_n_layers: the block-sparse layers still cache every token"
+        )
+    ssm_dtype = reader.get("mamba_ssm_dtype", "mamba_ssm_cache_dtype", default=None)
     unread = reader.unread_cache_keys()
     if unread:
         reader.readings.append(
@@ -306,9 +325,19 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
         max_positions=reader.integer(*POSITIONS, default=None),
         model_type=model_type,
         source=source,
+        ssm_dtype=_state_dtype_name(reader, ssm_dtype),
         defaults_used=tuple(reader.defaults_used),
         readings=tuple(reader.readings),
     )
+
+
+def _state_dtype_name(reader: ConfigReader, value) -> str:
+    """The recurrent-state dtype a config names (mamba_ssm_dtype), as a format name."""
+    if value in (None, "auto"):
+        return ""
+    name = canonical_name(str(value).replace("torch.", ""), field="mamba_ssm_dtype")
+    reader.readings.append(f"recurrent states kept in {name} (mamba_ssm_dtype)")
+    return name
 
 
 def _headline(value: int | list) -> int:

@@ -51,6 +51,7 @@ BY_LAYER_COLUMNS = (
     "head_dim_k",
     "head_dim_v",
     "tokens_held",
+    "compressed_entries",
     "bytes_per_token_per_layer",
     "state_bytes_per_layer",
     "kv_bytes_per_sequence",
@@ -137,6 +138,23 @@ def _constant_columns(spec, dtype, mla, cost: ModelCost, n: int) -> dict:
     }
 
 
+def _extra_token_bytes(cost: ModelCost, ctx, int_type):
+    """kv_bytes_per_extra_token for an array of contexts (see GroupCost.extra_token_bytes)."""
+    import numpy as np
+
+    extra = np.zeros(len(ctx), dtype=int_type)
+    for g in cost.groups:
+        if g.bytes_per_token:
+            growing = (
+                np.ones(len(ctx), bool) if g.cap_tokens is None else ctx < g.cap_tokens
+            )
+            extra = extra + growing.astype(int_type) * (g.count * g.bytes_per_token)
+        if g.compress_ratio:
+            closes = (ctx + 1) % g.compress_ratio == 0
+            extra = extra + closes.astype(int_type) * (g.count * g.compressed_bytes)
+    return extra
+
+
 def _block_numpy(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
     """One (model, format) block of rows, vectorized; object ints where int64 could overflow."""
     import numpy as np
@@ -146,13 +164,7 @@ def _block_numpy(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
     ctx = np.array(contexts, dtype=int_type)
     bat = np.array(batches, dtype=int_type)
     per_sequence = cost.sequence_bytes(ctx)
-    extra = np.zeros(len(ctx), dtype=int_type)
-    for g in cost.groups:
-        if g.bytes_per_token:
-            growing = (
-                np.ones(len(ctx), bool) if g.cap_tokens is None else ctx < g.cap_tokens
-            )
-            extra = extra + growing.astype(int_type) * (g.count * g.bytes_per_token)
+    extra = _extra_token_bytes(cost, ctx, int_type)
     total = (np.multiply.outer(per_sequence, bat) + cost.fixed_bytes).ravel()
     n_batch = len(bat)
     rows = {

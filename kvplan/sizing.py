@@ -1,11 +1,12 @@
-"""Bytes per layer group, and the grid of KV-cache sizes over models, formats, contexts, batches.
+"""Bytes per layer group, and the terms the grid of KV-cache sizes is built from.
 
 For one sequence at context c, a layer group costs
 
-    count x (bytes_per_token x held(c) + state_bytes)
+    count x (bytes_per_token x held(c) + compressed_bytes x (c // ratio) + state_bytes)
 
 with held(c) = c for full and MLA layers, min(c, window) for sliding and chunked layers, and 0
-for state and shared layers. A model's cache for a batch is
+for state and shared layers; the compressed term is DeepSeek-V4's compressed memory (one entry
+per `ratio` tokens), zero elsewhere. A model's cache for a batch is
 
     kv_bytes = batch x sum over groups of the above + sum over groups of count x tensor_bytes
 
@@ -27,22 +28,24 @@ _INT64_SAFE = 2**62
 
 @dataclass(frozen=True, kw_only=True)
 class GroupCost:
-    """What one layer group costs under a format: the terms of the formula above."""
+    """What one layer group costs under a format: the terms of the formula above.
+
+    Sizes are per layer: bytes_per_token for each token held, state_bytes per sequence,
+    compressed_bytes per compressed entry, tensor_bytes once per model (per-tensor scales).
+    row_values and rows_per_token describe each per-token tensor (K, V, latent, indexer).
+    cap_tokens is the most tokens a layer holds per sequence (None: all of them).
+    """
 
     layer: Layer
     count: int
-    row_values: tuple[
-        int, ...
-    ]  # values per row of each per-token tensor (K, V, latent, ...)
-    rows_per_token: tuple[
-        int, ...
-    ]  # rows of each tensor one token stores (KV heads, or 1)
-    bytes_per_token: int  # per layer, per token held
-    cap_tokens: (
-        int | None
-    )  # most tokens the layer holds per sequence; None: all of them
-    state_bytes: int  # per layer, per sequence, whatever the context
-    tensor_bytes: int  # per layer, once per model (per-tensor scales)
+    row_values: tuple[int, ...]
+    rows_per_token: tuple[int, ...]
+    bytes_per_token: int
+    cap_tokens: int | None
+    state_bytes: int
+    tensor_bytes: int
+    compress_ratio: int = 0
+    compressed_bytes: int = 0
 
     def held(self, context):
         """Tokens one sequence keeps in this layer at `context` (an int or a numpy array)."""
@@ -54,24 +57,38 @@ class GroupCost:
 
         return np.minimum(context, self.cap_tokens)
 
+    def compressed_entries(self, context):
+        """Compressed entries one sequence keeps at `context` (an int or a numpy array)."""
+        return context // self.compress_ratio if self.compress_ratio else 0
+
     def sequence_bytes(self, context):
         """This group's bytes for one sequence at `context`."""
-        return self.count * (
-            self.bytes_per_token * self.held(context) + self.state_bytes
-        )
+        window = self.bytes_per_token * self.held(context)
+        compressed = self.compressed_bytes * self.compressed_entries(context)
+        return self.count * (window + compressed + self.state_bytes)
 
     def grows_at(self, context: int) -> bool:
-        """Whether one more token at `context` adds bytes to this group."""
+        """Whether one more token at `context` adds window bytes to this group."""
         if self.bytes_per_token == 0:
             return False
         return self.cap_tokens is None or context < self.cap_tokens
 
+    def extra_token_bytes(self, context: int) -> int:
+        """Bytes token `context + 1` adds to this group (window and compressed entries)."""
+        grows = self.bytes_per_token if self.grows_at(context) else 0
+        if self.compress_ratio and (context + 1) % self.compress_ratio == 0:
+            grows += self.compressed_bytes
+        return self.count * grows
+
+
+_ATTENTION = ("full", "sliding", "chunked")
+
 
 def _tensors(layer: Layer, mla_mode: str) -> tuple[tuple[int, int], ...]:
     """(rows per token, values per row) of each per-token cache tensor the layer stores."""
-    if layer.kind in ("full", "sliding", "chunked") or (
-        layer.kind == "mla" and mla_mode == "expanded"
-    ):
+    if layer.kind in _ATTENTION and layer.kv_shared:
+        return ((layer.n_kv_heads, layer.head_dim_k),)
+    if layer.kind in _ATTENTION or (layer.kind == "mla" and mla_mode == "expanded"):
         tensors = [
             (layer.n_kv_heads, layer.head_dim_k),
             (layer.n_kv_heads, layer.head_dim_v),
@@ -86,12 +103,22 @@ def _tensors(layer: Layer, mla_mode: str) -> tuple[tuple[int, int], ...]:
 
 
 def group_cost(
-    layer: Layer, count: int, fmt: CacheFormat, *, mla_mode: str, state_fmt: CacheFormat
+    layer: Layer,
+    count: int,
+    fmt: CacheFormat,
+    *,
+    mla_mode: str,
+    state_fmt: CacheFormat,
+    ssm_fmt: CacheFormat | None = None,
 ) -> GroupCost:
     """The cost terms of `count` layers of this geometry under `fmt`."""
     tensors = _tensors(layer, mla_mode)
     per_token = sum(rows * fmt.row_bytes(values) for rows, values in tensors)
-    state_values = layer.conv_values + layer.ssm_values
+    ssm_fmt = ssm_fmt or state_fmt
+    conv = layer.conv_values * state_fmt.row_bytes(1)
+    ssm = layer.ssm_values * ssm_fmt.row_bytes(1)
+    compressed = sum(fmt.row_bytes(values) for values in layer.compressed_dims)
+    n_tensors = len(tensors) + len(layer.compressed_dims)
     return GroupCost(
         layer=layer,
         count=count,
@@ -99,8 +126,10 @@ def group_cost(
         rows_per_token=tuple(rows for rows, _ in tensors),
         bytes_per_token=per_token,
         cap_tokens=layer.window_tokens,
-        state_bytes=state_values * state_fmt.row_bytes(1),
-        tensor_bytes=len(tensors) * fmt.tensor_scale_bytes,
+        state_bytes=conv + ssm,
+        tensor_bytes=n_tensors * fmt.tensor_scale_bytes,
+        compress_ratio=layer.compress_ratio,
+        compressed_bytes=compressed,
     )
 
 
@@ -111,15 +140,28 @@ def model_costs(
     mla_mode: str = "latent",
     state_dtype: str | None = None,
 ) -> tuple[GroupCost, ...]:
-    """Every layer group's cost terms for a model under a cache format."""
+    """Every layer group's cost terms for a model under a cache format.
+
+    `state_dtype` overrides the dtype of every recurrent state; by default conv states take
+    the spec's state_dtype (or its dtype) and SSM states the spec's ssm_dtype (or the same).
+    """
     if mla_mode not in MLA_MODES:
         raise ValueError(f"mla_mode must be one of {MLA_MODES}, got {mla_mode!r}")
     fmt = get_format(cache_dtype, model_dtype=spec.dtype)
-    state_fmt = float_format(
-        state_dtype or spec.state_dtype or spec.dtype, field="state_dtype"
+    conv_name = state_dtype or spec.state_dtype or spec.dtype
+    state_fmt = float_format(conv_name, field="state_dtype")
+    ssm_fmt = float_format(
+        state_dtype or spec.ssm_dtype or conv_name, field="state_dtype"
     )
     return tuple(
-        group_cost(g.layer, g.count, fmt, mla_mode=mla_mode, state_fmt=state_fmt)
+        group_cost(
+            g.layer,
+            g.count,
+            fmt,
+            mla_mode=mla_mode,
+            state_fmt=state_fmt,
+            ssm_fmt=ssm_fmt,
+        )
         for g in spec.groups
     )
 
@@ -146,10 +188,8 @@ class ModelCost:
         return sum(g.count * g.tensor_bytes for g in self.groups)
 
     def bytes_per_extra_token(self, context: int) -> int:
-        """Bytes the next token adds at `context`: only the layers still growing count."""
-        return sum(
-            g.count * g.bytes_per_token for g in self.groups if g.grows_at(context)
-        )
+        """Bytes token `context + 1` adds: only the layers still growing count."""
+        return sum(g.extra_token_bytes(context) for g in self.groups)
 
     def sequence_bytes(self, context):
         """Bytes one sequence holds at `context` (an int, or a numpy array of contexts)."""

@@ -13,6 +13,9 @@ Kinds, and what one layer holds per sequence:
 - shared:   nothing: it reads another layer's K and V
 - mlp:      nothing: a block with no attention and no state (hybrid stacks' MLP blocks)
 
+An attention layer may also keep compressed entries (DeepSeek-V4's CSA/HCA): one entry of
+`compressed_dims` values per `compress_ratio` tokens, for the whole context, beside its window.
+
 An attention layer may also carry a state (conv_values, ssm_values): a parallel hybrid layer
 (Falcon-H1, Zamba2) that runs attention and a Mamba mixer side by side.
 """
@@ -51,6 +54,13 @@ class Layer:
         0  # state: recurrent (SSM or linear-attention) values per sequence
     )
     state_kind: str = ""  # state: mamba, mamba2, linear_attention, ... (display only)
+    kv_shared: bool = False  # K and V are one tensor (DeepSeek-V4's K=V attention)
+    compress_ratio: int = (
+        0  # one compressed entry per this many tokens, for all the context
+    )
+    compressed_dims: tuple[
+        int, ...
+    ] = ()  # values of each row one compressed entry stores
 
     def __post_init__(self) -> None:
         where = f"{self.kind} layer"
@@ -75,10 +85,23 @@ class Layer:
             raise SpecError(f"{where}: conv_values + ssm_values must be positive")
         if self.kind in ("shared", "mlp", "mla") and self.conv_values + self.ssm_values:
             raise SpecError(f"{where}: only state and attention layers carry a state")
+        if self.compress_ratio:
+            _require_positive(self.compress_ratio, "compress_ratio", where)
+            if not self.compressed_dims or self.kind not in ATTENTION_KINDS:
+                raise SpecError(
+                    f"{where}: compress_ratio needs compressed_dims on an attention layer",
+                    field="compressed_dims",
+                )
+            for dim in self.compressed_dims:
+                _require_positive(dim, "compressed_dims", where)
 
     @property
     def label(self) -> str:
         """Short form used in layouts and tables: `full`, `sliding(4096)`, `mla(512+64)`."""
+        if self.compress_ratio:
+            return (
+                f"{self.kind}({self.window_tokens})+compressed(1/{self.compress_ratio})"
+            )
         if self.kind in ("sliding", "chunked"):
             return f"{self.kind}({self.window_tokens})"
         if self.kind == "mla":
@@ -159,6 +182,7 @@ class ModelSpec:
     model_type: str = ""
     source: str = ""
     state_dtype: str = ""  # dtype of recurrent state layers; empty means `dtype`
+    ssm_dtype: str = ""  # dtype of the recurrent (SSM) part alone; empty: `state_dtype`
     defaults_used: tuple[str, ...] = ()  # values taken from type defaults (printed)
     readings: tuple[str, ...] = ()  # how a config was interpreted (printed)
     notes: tuple[

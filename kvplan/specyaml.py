@@ -33,6 +33,11 @@ def _entry(layer: Layer, count: int, spec: ModelSpec) -> dict:
             entry[name] = getattr(layer, name)
     if layer.state_kind:
         entry["state_kind"] = layer.state_kind
+    if layer.kv_shared:
+        entry["kv_shared"] = True
+    if layer.compress_ratio:
+        entry["compress_ratio"] = layer.compress_ratio
+        entry["compressed_dims"] = list(layer.compressed_dims)
     if count > 1:
         entry["count"] = count
     return entry
@@ -91,6 +96,8 @@ def spec_to_mapping(spec: ModelSpec) -> dict:
         data["max_positions"] = spec.max_positions
     if spec.state_dtype:
         data["state_dtype"] = spec.state_dtype
+    if spec.ssm_dtype:
+        data["ssm_dtype"] = spec.ssm_dtype
     data["layers"] = layer_entries(spec)
     notes = [*spec.notes, *spec.readings]
     notes += [f"default used: {text}" for text in spec.defaults_used]
