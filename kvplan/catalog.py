@@ -117,8 +117,14 @@ def _layer_entry(entry: dict, top: dict, where: str):
     fields["kv_shared"] = bool(entry.get("kv_shared", False))
     fields["compress_ratio"] = entry.get("compress_ratio", 0)
     fields["compressed_dims"] = tuple(entry.get("compressed_dims") or ())
+    for name in ("n_kv_heads", "head_dim_k", "head_dim_v"):
+        if attention and fields[name] is None:
+            key = "head_dim" if name.startswith("head_dim") else name
+            raise SpecError(f"{where}: missing {key} (at the top level or on the layer)", field=key)
     try:
         layer = Layer(**fields)
+    except SpecError as error:
+        raise SpecError(f"{where}: {error.args[0]}", field=error.field) from None
     except TypeError as error:
         raise SpecError(f"{where}: {error}", field="layers") from None
     count = entry.get("count", 1)

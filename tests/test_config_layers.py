@@ -322,3 +322,40 @@ def test_state_dtype_option():
     spec = load_config(CONFIGS / "AI21-Jamba-1.5-Mini.json")
     bf16 = model_cost(spec, "bf16").state_bytes
     assert model_cost(spec, "bf16", state_dtype="fp32").state_bytes == 2 * bf16
+
+
+def deepseek_v4_flash_config():
+    # deepseek-ai/DeepSeek-V4-Flash values (the compress_ratios list has one extra MTP entry)
+    return {"model_type": "deepseek_v4", "num_hidden_layers": 43, "hidden_size": 4096,
+            "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512,
+            "qk_rope_head_dim": 64, "sliding_window": 128, "index_head_dim": 128,
+            "index_n_heads": 64, "index_topk": 512,
+            "compress_ratios": [0, 0] + [4, 128] * 20 + [4, 0]}
+
+
+def test_compressed_attention_window_plus_compressed_entries():
+    spec = spec_from_config(deepseek_v4_flash_config(), name="v4")
+    assert spec.layout == (
+        "2 sliding(128) + 21 sliding(128)+compressed(1/4) + 20 sliding(128)+compressed(1/128)"
+    )
+    window = 43 * 128 * 512 * 2  # one K=V tensor of the last 128 tokens, every layer
+    csa = 21 * (131072 // 4) * (512 + 128) * 2  # an entry and an indexer key per 4 tokens
+    hca = 20 * (131072 // 128) * 512 * 2  # one entry per 128 tokens
+    assert kv(spec, 131072)["kv_bytes"] == window + csa + hca == 907_411_456
+    assert kv(spec, 100)["kv_bytes_per_token"] == 43 * 512 * 2  # K=V: no separate V
+
+
+def test_compressed_entries_grow_once_per_ratio():
+    spec = spec_from_config(deepseek_v4_flash_config(), name="v4")
+    # token 1000 closes a CSA window (1000 % 4 == 0) but no HCA window (1000 % 128 != 0)
+    assert kv(spec, 999)["kv_bytes_per_extra_token"] == 21 * (512 + 128) * 2
+    assert kv(spec, 1000)["kv_bytes_per_extra_token"] == 0
+    assert kv(spec, 1023)["kv_bytes_per_extra_token"] == 21 * 1280 + 20 * 1024
+
+
+def test_ssm_state_dtype_from_the_config():
+    config = qwen3_next_config() | {"mamba_ssm_dtype": "float32"}
+    spec = spec_from_config(config, name="q")
+    conv = (2 * 16 * 128 + 32 * 128) * (4 - 1) * 2  # conv state in bf16
+    recurrent = 32 * 128 * 128 * 4  # recurrent state in fp32
+    assert kv(spec, 1)["state_bytes_per_sequence"] == 36 * (conv + recurrent)
