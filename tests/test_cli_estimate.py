@@ -14,7 +14,10 @@ from .conftest import CONFIGS
 def kvplan(*args, cwd=None):
     """Run the real command line in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "kvplan", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "kvplan", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
     )
 
@@ -28,21 +31,51 @@ def test_estimate_llama_31_8b_at_128k_prints_16_gib():
 
 
 def test_csv_has_stable_columns_and_exact_bytes():
-    result = kvplan("estimate", "llama-3.1-8b", "-c", "4k,128k", "-b", "1,8", "-d", "bf16,fp8",
-                    "--format", "csv")
+    result = kvplan(
+        "estimate",
+        "llama-3.1-8b",
+        "-c",
+        "4k,128k",
+        "-b",
+        "1,8",
+        "-d",
+        "bf16,fp8",
+        "--format",
+        "csv",
+    )
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 2 * 2 * 2
-    for column in ("model", "cache_dtype", "context", "batch", "kv_bytes_per_token",
-                   "kv_bytes_per_sequence", "kv_bytes", "kv_gib"):
+    for column in (
+        "model",
+        "cache_dtype",
+        "context",
+        "batch",
+        "kv_bytes_per_token",
+        "kv_bytes_per_sequence",
+        "kv_bytes",
+        "kv_gib",
+    ):
         assert column in rows[0]
     last = rows[-1]
-    assert (last["cache_dtype"], last["context"], last["batch"]) == ("fp8", "131072", "8")
+    assert (last["cache_dtype"], last["context"], last["batch"]) == (
+        "fp8",
+        "131072",
+        "8",
+    )
     assert int(last["kv_bytes"]) == 8 * 32 * 2 * 8 * 128 * 1 * 131072 + 32 * 2 * 4
 
 
 def test_json_is_a_list_of_row_objects():
-    result = kvplan("estimate", str(CONFIGS / "Falcon-7B.json"), "-c", "2048", "-b", "16",
-                    "-f", "json")
+    result = kvplan(
+        "estimate",
+        str(CONFIGS / "Falcon-7B.json"),
+        "-c",
+        "2048",
+        "-b",
+        "16",
+        "-f",
+        "json",
+    )
     rows = json.loads(result.stdout)
     assert rows[0]["kv_bytes"] == 268_435_456
     assert rows[0]["kv_bytes_per_token"] == 8192
@@ -110,16 +143,22 @@ def test_unreadable_configs(tmp_path, kind):
 
 def test_explain_shows_the_formula_with_numbers():
     result = kvplan("estimate", "gemma-2-9b", "-c", "8k", "-b", "2", "--explain")
-    assert "21 sliding(4096) layers x 2 (K,V) x 8 KV heads x 256 head dim x 2 B x 4096" in (
-        result.stdout)
+    assert (
+        "21 sliding(4096) layers x 2 (K,V) x 8 KV heads x 256 head dim x 2 B x 4096"
+        in (result.stdout)
+    )
     assert "= 4,227,858,432 B" in result.stdout
 
 
 def test_by_layer_rows():
-    result = kvplan("estimate", "gpt-oss-120b", "-c", "128k", "--by-layer", "-f", "json")
+    result = kvplan(
+        "estimate", "gpt-oss-120b", "-c", "128k", "--by-layer", "-f", "json"
+    )
     rows = json.loads(result.stdout)
     assert [(r["layers"], r["layer_type"], r["tokens_held"]) for r in rows] == [
-        (18, "sliding(128)", 128), (18, "full", 131072)]
+        (18, "sliding(128)", 128),
+        (18, "full", 131072),
+    ]
 
 
 def test_notes_go_to_stderr_and_stdout_stays_clean():
@@ -136,7 +175,9 @@ def test_estimate_imports_neither_torch_nor_pandas_nor_numpy():
         "run_safely(cli, ['estimate', 'llama-3.1-8b', '-c', '128k'])\n"
         "print(sorted(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -158,8 +199,12 @@ def test_spec_prints_yaml_that_loads_back(tmp_path):
 def test_python_api():
     import kvplan as api
 
-    rows = api.estimate("llama-3.1-8b", context=["4k", "128k"], cache_dtype=["bf16", "int8"])
-    assert [r["kv_bytes"] for r in rows] == [  # model, dtype, context, batch: last fastest
+    rows = api.estimate(
+        "llama-3.1-8b", context=["4k", "128k"], cache_dtype=["bf16", "int8"]
+    )
+    assert [
+        r["kv_bytes"] for r in rows
+    ] == [  # model, dtype, context, batch: last fastest
         32 * 2 * 8 * 128 * 2 * 4096,
         32 * 2 * 8 * 128 * 2 * 131072,
         32 * 2 * 8 * (128 + 2) * 4096,

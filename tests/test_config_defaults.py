@@ -57,7 +57,9 @@ def test_numeric_defaults_match_transformers(model_type):
 
 def rule_types():
     rules = (DERIVED, SAME_AS_HEADS)
-    return [t for t in shipped_types() if any(v in rules for v in TYPE_DEFAULTS[t].values())]
+    return [
+        t for t in shipped_types() if any(v in rules for v in TYPE_DEFAULTS[t].values())
+    ]
 
 
 @pytest.mark.parametrize("model_type", rule_types())

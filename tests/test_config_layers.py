@@ -326,11 +326,20 @@ def test_state_dtype_option():
 
 def deepseek_v4_flash_config():
     # deepseek-ai/DeepSeek-V4-Flash values (the compress_ratios list has one extra MTP entry)
-    return {"model_type": "deepseek_v4", "num_hidden_layers": 43, "hidden_size": 4096,
-            "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512,
-            "qk_rope_head_dim": 64, "sliding_window": 128, "index_head_dim": 128,
-            "index_n_heads": 64, "index_topk": 512,
-            "compress_ratios": [0, 0] + [4, 128] * 20 + [4, 0]}
+    return {
+        "model_type": "deepseek_v4",
+        "num_hidden_layers": 43,
+        "hidden_size": 4096,
+        "num_attention_heads": 64,
+        "num_key_value_heads": 1,
+        "head_dim": 512,
+        "qk_rope_head_dim": 64,
+        "sliding_window": 128,
+        "index_head_dim": 128,
+        "index_n_heads": 64,
+        "index_topk": 512,
+        "compress_ratios": [0, 0] + [4, 128] * 20 + [4, 0],
+    }
 
 
 def test_compressed_attention_window_plus_compressed_entries():
@@ -339,7 +348,9 @@ def test_compressed_attention_window_plus_compressed_entries():
         "2 sliding(128) + 21 sliding(128)+compressed(1/4) + 20 sliding(128)+compressed(1/128)"
     )
     window = 43 * 128 * 512 * 2  # one K=V tensor of the last 128 tokens, every layer
-    csa = 21 * (131072 // 4) * (512 + 128) * 2  # an entry and an indexer key per 4 tokens
+    csa = (
+        21 * (131072 // 4) * (512 + 128) * 2
+    )  # an entry and an indexer key per 4 tokens
     hca = 20 * (131072 // 128) * 512 * 2  # one entry per 128 tokens
     assert kv(spec, 131072)["kv_bytes"] == window + csa + hca == 907_411_456
     assert kv(spec, 100)["kv_bytes_per_token"] == 43 * 512 * 2  # K=V: no separate V
