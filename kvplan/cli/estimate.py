@@ -2,7 +2,13 @@
 
 import click
 
-from kvplan.cli.common import complete_model, emit, list_option, output_options
+from kvplan.cli.common import (
+    complete_model,
+    emit,
+    engine_options,
+    list_option,
+    output_options,
+)
 
 
 def _columns(by_layer: bool):
@@ -54,9 +60,8 @@ def _columns(by_layer: bool):
 @click.option(
     "--mla",
     type=click.Choice(["latent", "expanded"]),
-    default="latent",
-    show_default=True,
-    help="MLA layers: the latent, or full K and V per head.",
+    default=None,
+    help="MLA layers: the latent, or full K and V per head (default: as the engine stores them).",
 )
 @click.option(
     "--state-dtype",
@@ -64,6 +69,11 @@ def _columns(by_layer: bool):
     help="dtype of recurrent state layers (default: the model's dtype).",
 )
 @click.option("--by-layer", is_flag=True, help="One row per distinct layer group.")
+@engine_options(
+    default="ideal",
+    help="Bytes an engine reserves: ideal, vllm (vllm@0.24), vllm-v0, sglang, trtllm, "
+    "llamacpp, transformers.",
+)
 @click.option(
     "--explain", is_flag=True, help="Print the formula with the model's numbers."
 )
@@ -76,20 +86,27 @@ def estimate(
     mla,
     state_dtype,
     by_layer,
+    engine,
+    engine_opt,
     explain,
     fmt,
     output,
     force,
 ):
     """Exact KV-cache bytes for MODELS: shipped names, spec YAMLs or config.json paths."""
-    from kvplan.breakdown import explain_lines
     from kvplan.catalog import load_spec
+    from kvplan.estimate import engine_profile
     from kvplan.estimate import estimate as run_estimate
     from kvplan.output import check_writable
     from kvplan.units import parse_tokens, split_list
 
     if output:
         check_writable(output, force=force)
+    profile = engine_profile(engine)
+    if engine_opt:
+        from kvplan.engines import parse_knobs
+
+        profile = profile.with_knobs(**parse_knobs(profile, engine_opt))
     specs = [load_spec(m) for m in models]
     contexts, batches, dtypes = (
         split_list(context),
@@ -104,20 +121,32 @@ def estimate(
         mla=mla,
         state_dtype=state_dtype,
         by_layer=by_layer,
+        engine=profile,
     )
     if explain:
-        for spec in specs:
-            for d in dtypes:
-                for c in contexts:
-                    lines = explain_lines(
-                        spec,
-                        d,
-                        parse_tokens(c, field="context"),
-                        int(batches[0]),
-                        mla_mode=mla,
-                        state_dtype=state_dtype,
-                    )
-                    click.echo(
-                        "\n".join(lines), err=fmt in ("csv", "json") and not output
-                    )
-    emit(rows, _columns(by_layer), fmt=fmt, output=output, force=force)
+        contexts_tokens = [parse_tokens(c, field="context") for c in contexts]
+        lines = _explain(
+            specs, dtypes, contexts_tokens, int(batches[0]), profile, mla, state_dtype
+        )
+        click.echo("\n".join(lines), err=fmt in ("csv", "json") and not output)
+    title = "" if profile.name == "ideal" else f"engine: {profile.label}"
+    emit(rows, _columns(by_layer), fmt=fmt, output=output, force=force, title=title)
+
+
+def _explain(specs, dtypes, contexts, batch, profile, mla, state_dtype) -> list[str]:
+    """The layout's formula, then (for an engine) how the engine reserves the same request."""
+    from kvplan.breakdown import explain_lines
+    from kvplan.sizing import model_cost
+
+    mla = mla or profile.mla_mode
+    lines = []
+    for spec in specs:
+        for dtype in dtypes:
+            cost = model_cost(spec, dtype, mla_mode=mla, state_dtype=state_dtype)
+            for context in contexts:
+                lines += explain_lines(
+                    spec, dtype, context, batch, mla_mode=mla, state_dtype=state_dtype
+                )
+                if profile.name != "ideal":
+                    lines += profile.explain(cost, context)
+    return lines
