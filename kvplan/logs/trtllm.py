@@ -52,8 +52,11 @@ SETTINGS = (
 
 def recognises(text: str) -> bool:
     """Whether the text has TensorRT-LLM's paged KV cache lines."""
-    return "[TensorRT-LLM]" in text and (
-        "paged kv cache" in text or "KV cache primary pool" in text
+    lowered = text.lower()
+    return "[tensorrt-llm]" in lowered and (
+        "paged kv cache" in lowered
+        or "primary pool" in lowered
+        or "primary blocks" in lowered
     )
 
 
