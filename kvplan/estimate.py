@@ -234,19 +234,20 @@ def estimate(
     """KV-cache bytes for every combination of models, contexts, batches and cache dtypes.
 
     `models` are ModelSpecs, shipped names, spec YAML paths or config.json paths; contexts
-    accept `4k`-style strings. `engine` is a profile name (`vllm`, `vllm@0.24`, ...) or an
-    EngineProfile; `mla` defaults to how that engine stores MLA layers. Returns Rows;
-    `.to_frame()` gives a pandas DataFrame.
+    accept `4k`-style strings. `engine` is one or more profile names (`vllm`, `vllm@0.24`,
+    `ideal,vllm`) or EngineProfiles; `mla` defaults to how each engine stores MLA layers.
+    Returns Rows; `.to_frame()` gives a pandas DataFrame.
     """
-    profile = engine_profile(engine)
-    mla = mla or profile.mla_mode
+    profiles = engine_profiles(engine)
     specs, contexts, batches, dtypes = _resolve(
-        models, context, batch, cache_dtype, mla
+        models, context, batch, cache_dtype, mla or "latent"
     )
+    only_ideal = all(p.name == "ideal" for p in profiles)
     if by_layer:
         from kvplan.breakdown import by_layer_rows
 
-        if profile.name != "ideal":
+        mla = mla or "latent"
+        if not only_ideal:
             raise KvplanError(
                 "--by-layer shows the layout's bytes per layer group; use it without"
                 " --engine (--explain shows an engine's reservation)",
@@ -256,16 +257,30 @@ def estimate(
             specs, contexts, batches, dtypes, mla=mla, state_dtype=state_dtype
         )
     n_rows = len(specs) * len(dtypes) * len(contexts) * len(batches)
-    vectorized = n_rows >= NUMPY_MIN_ROWS and profile.name == "ideal"
-    block = _block_numpy if vectorized else _block_python
-    blocks, notes = [], engine_notes(profile)
+    block = _block_numpy if n_rows >= NUMPY_MIN_ROWS and only_ideal else _block_python
+    blocks, notes = [], [n for p in profiles for n in engine_notes(p)]
     for spec in specs:
         notes += spec_notes(spec) + context_notes(spec, contexts)
-        for dtype in dtypes:
-            cost = model_cost(spec, dtype, mla_mode=mla, state_dtype=state_dtype)
-            blocks.append(block(spec, dtype, mla, cost, contexts, batches, profile))
+        for profile in profiles:
+            mode = mla or profile.mla_mode
+            for dtype in dtypes:
+                cost = model_cost(spec, dtype, mla_mode=mode, state_dtype=state_dtype)
+                blocks.append(
+                    block(spec, dtype, mode, cost, contexts, batches, profile)
+                )
     columns = _join(blocks)
     return Rows({name: columns[name] for name in COLUMNS}, notes)
+
+
+def engine_profiles(engine) -> list:
+    """Profiles from `ideal,vllm`, a list of names, a profile or a list of profiles."""
+    if isinstance(engine, str):
+        from kvplan.units import split_list
+
+        engine = split_list(engine) or ["ideal"]
+    elif not isinstance(engine, (list, tuple)):
+        engine = [engine]
+    return [engine_profile(e) for e in engine]
 
 
 def engine_profile(engine):

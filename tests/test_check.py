@@ -195,3 +195,18 @@ def test_engine_from_another_family_is_refused():
         LogError, match="is a vLLM V1 log; --engine sglang does not apply"
     ):
         build_setup(facts, spec, engine="sglang")
+
+
+def test_llamacpp_iswa_gemma3_predicts_both_caches():
+    # a log constructed in llama.cpp's iSWA format (tests/test_logs.py ISWA_LOG): Gemma-3-27B,
+    # 10 full layers x 32,768 cells and 52 sliding layers x pad256(1024 + 512) = 1,536 cells
+    from .test_logs import ISWA_LOG
+
+    facts = parse_log(ISWA_LOG)
+    spec, _ = resolve_model(facts, "gemma-3-27b")
+    setup, _ = build_setup(facts, spec)
+    rows = {r["figure"]: r for r in check_rows(facts, setup, [])}
+    assert rows["swa_kv_cells"]["predicted"] == 1536
+    assert rows["swa_kv_size_mib"]["predicted"] == 52 * 1536 * 2 * 16 * 128 * 2 / 2**20
+    assert rows["kv_size_mib"]["predicted"] == 10 * 32768 * 2 * 16 * 128 * 2 / 2**20
+    assert {r["verdict"] for r in rows.values()} == {"match"}

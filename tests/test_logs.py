@@ -122,16 +122,18 @@ def test_llamacpp_iswa_caches_are_filed_apart():
 # Constructed with llama.cpp's iSWA format strings (src/llama-kv-cache-iswa.cpp and
 # llama-kv-cache.cpp, 2025) for Gemma-3-27B at n_ctx 32768, f16: 10 full layers x 32768 cells
 # x 8,192 B = 2560 MiB; 52 sliding layers x pad256(1024 + 512) = 1536 cells x 8,192 B = 624 MiB.
-ISWA_LOG = """\
-llama_context: n_ctx         = 32768
-llama_context: n_ubatch      = 512
-llama_kv_cache_iswa: creating non-SWA KV cache, size = 32768 cells
-llama_kv_cache:      CUDA0 KV buffer size =  2560.00 MiB
-llama_kv_cache: size = 2560.00 MiB ( 32768 cells,  10 layers,  1/1 seqs), K (f16): 1280.00 MiB, V (f16): 1280.00 MiB
-llama_kv_cache_iswa: creating     SWA KV cache, size = 1536 cells
-llama_kv_cache:      CUDA0 KV buffer size =   624.00 MiB
-llama_kv_cache: size =  624.00 MiB (  1536 cells,  52 layers,  1/1 seqs), K (f16):  312.00 MiB, V (f16):  312.00 MiB
-"""  # noqa: E501
+ISWA_LOG = (
+    "llama_context: n_ctx         = 32768\n"
+    "llama_context: n_ubatch      = 512\n"
+    "llama_kv_cache_iswa: creating non-SWA KV cache, size = 32768 cells\n"
+    "llama_kv_cache:      CUDA0 KV buffer size =  2560.00 MiB\n"
+    "llama_kv_cache: size = 2560.00 MiB ( 32768 cells,  10 layers,  1/1 seqs),"
+    " K (f16): 1280.00 MiB, V (f16): 1280.00 MiB\n"
+    "llama_kv_cache_iswa: creating     SWA KV cache, size = 1536 cells\n"
+    "llama_kv_cache:      CUDA0 KV buffer size =   624.00 MiB\n"
+    "llama_kv_cache: size =  624.00 MiB (  1536 cells,  52 layers,  1/1 seqs),"
+    " K (f16):  312.00 MiB, V (f16):  312.00 MiB\n"
+)
 
 
 def test_unknown_log_names_what_was_looked_for():

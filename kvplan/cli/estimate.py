@@ -11,13 +11,15 @@ from kvplan.cli.common import (
 )
 
 
-def _columns(by_layer: bool):
+def _columns(by_layer: bool, engines: bool = False):
     from kvplan.output import TableColumn
     from kvplan.units import format_bytes, format_gib
 
     text = {"numeric": False}
+    engine = [TableColumn("engine", "engine", **text)] if engines else []
     head = [
         TableColumn("model", "model", **text),
+        *engine,
         TableColumn("cache", "cache_dtype", **text),
         TableColumn("context", "context", lambda v: f"{v:,}"),
         TableColumn("batch", "batch"),
@@ -71,8 +73,8 @@ def _columns(by_layer: bool):
 @click.option("--by-layer", is_flag=True, help="One row per distinct layer group.")
 @engine_options(
     default="ideal",
-    help="Bytes an engine reserves: ideal, vllm (vllm@0.24), vllm-v0, sglang, trtllm, "
-    "llamacpp, transformers.",
+    help="Bytes engines reserve: ideal, vllm (vllm@0.24), vllm-v0, sglang, trtllm, "
+    "llamacpp, transformers; several as ideal,vllm.",
 )
 @click.option(
     "--explain", is_flag=True, help="Print the formula with the model's numbers."
@@ -95,18 +97,14 @@ def estimate(
 ):
     """Exact KV-cache bytes for MODELS: shipped names, spec YAMLs or config.json paths."""
     from kvplan.catalog import load_spec
-    from kvplan.estimate import engine_profile
+    from kvplan.estimate import engine_profiles
     from kvplan.estimate import estimate as run_estimate
     from kvplan.output import check_writable
     from kvplan.units import parse_tokens, split_list
 
     if output:
         check_writable(output, force=force)
-    profile = engine_profile(engine)
-    if engine_opt:
-        from kvplan.engines import parse_knobs
-
-        profile = profile.with_knobs(**parse_knobs(profile, engine_opt))
+    profiles = _with_options(engine_profiles(engine), engine_opt)
     specs = [load_spec(m) for m in models]
     contexts, batches, dtypes = (
         split_list(context),
@@ -121,32 +119,63 @@ def estimate(
         mla=mla,
         state_dtype=state_dtype,
         by_layer=by_layer,
-        engine=profile,
+        engine=profiles,
     )
     if explain:
         contexts_tokens = [parse_tokens(c, field="context") for c in contexts]
         lines = _explain(
-            specs, dtypes, contexts_tokens, int(batches[0]), profile, mla, state_dtype
+            specs, dtypes, contexts_tokens, int(batches[0]), profiles, mla, state_dtype
         )
         click.echo("\n".join(lines), err=fmt in ("csv", "json") and not output)
-    title = "" if profile.name == "ideal" else f"engine: {profile.label}"
-    emit(rows, _columns(by_layer), fmt=fmt, output=output, force=force, title=title)
+    engines = [p.label for p in profiles if p.name != "ideal"]
+    title = f"engine: {', '.join(engines)}" if engines else ""
+    columns = _columns(by_layer, engines=bool(engines))
+    emit(rows, columns, fmt=fmt, output=output, force=force, title=title)
 
 
-def _explain(specs, dtypes, contexts, batch, profile, mla, state_dtype) -> list[str]:
-    """The layout's formula, then (for an engine) how the engine reserves the same request."""
+def _knob(item: str) -> str:
+    return str(item).partition("=")[0].strip().replace("-", "_")
+
+
+def _with_options(profiles, options):
+    """Each engine with the --engine-opt settings it has; a setting none has is an error."""
+    if not options:
+        return profiles
+    from kvplan.engines import parse_knobs
+
+    engines = [p for p in profiles if p.name != "ideal"] or profiles
+    for item in options:
+        if not any(_knob(item) in p.knobs() for p in engines):
+            parse_knobs(engines[0], [item])  # raises, naming the settings it has
+    return [
+        p.with_knobs(**parse_knobs(p, [o for o in options if _knob(o) in p.knobs()]))
+        for p in profiles
+    ]
+
+
+def _explain(specs, dtypes, contexts, batch, profiles, mla, state_dtype) -> list[str]:
+    """The layout's formula, then how each engine reserves the same request."""
     from kvplan.breakdown import explain_lines
     from kvplan.sizing import model_cost
 
-    mla = mla or profile.mla_mode
     lines = []
     for spec in specs:
         for dtype in dtypes:
-            cost = model_cost(spec, dtype, mla_mode=mla, state_dtype=state_dtype)
             for context in contexts:
                 lines += explain_lines(
-                    spec, dtype, context, batch, mla_mode=mla, state_dtype=state_dtype
+                    spec,
+                    dtype,
+                    context,
+                    batch,
+                    mla_mode=mla or "latent",
+                    state_dtype=state_dtype,
                 )
-                if profile.name != "ideal":
+                for profile in profiles:
+                    if profile.name == "ideal":
+                        continue
+                    mode = mla or profile.mla_mode
+                    cost = model_cost(
+                        spec, dtype, mla_mode=mode, state_dtype=state_dtype
+                    )
                     lines += profile.explain(cost, context)
     return lines
