@@ -8,7 +8,6 @@ block count), never from itself.
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 from kvplan.engines import EngineProfile, rank_cost
 from kvplan.engines.base import cdiv
@@ -230,8 +229,3 @@ PREDICTORS = {
 def predict(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
     """Every figure the profile can predict for this log, by the log's figure names."""
     return PREDICTORS[facts.engine](facts, setup)
-
-
-def as_fraction(value) -> Fraction:
-    """A predicted value as an exact Fraction (ints stay exact; floats as given)."""
-    return Fraction(value)

@@ -7,6 +7,7 @@ another block size, another vLLM version's token line, ...) and naming the one t
 """
 
 from dataclasses import replace
+from fractions import Fraction
 
 from kvplan.engines import get_profile, parse_knobs
 from kvplan.errors import KvplanError
@@ -136,18 +137,12 @@ def build_setup(
 
 def _printed_close(logged: Logged, value) -> bool:
     """Whether `value` prints as the logged figure (within half its last digit)."""
-    return abs(logged.value - _exact(value)) <= logged.half_step
-
-
-def _exact(value):
-    from fractions import Fraction
-
-    return Fraction(value)
+    return abs(logged.value - Fraction(value)) <= logged.half_step
 
 
 def _within(logged: Logged, p: Prediction) -> bool:
-    low = _exact(p.low) - logged.half_step
-    high = _exact(p.high) + logged.half_step
+    low = Fraction(p.low) - logged.half_step
+    high = Fraction(p.high) + logged.half_step
     return low <= logged.value <= high
 
 
@@ -207,12 +202,12 @@ def _row(facts: LogFacts, setup: Setup, logged: Logged, p: Prediction) -> dict:
     shown = (
         int(value) if logged.decimals == 0 and value.denominator == 1 else float(value)
     )
-    diff = _exact(p.value) - value
+    diff = Fraction(p.value) - value
     pct = round(float(100 * diff / value), 6) if value else None
     result = verdict(logged, p)
     note = f"from {p.basis}"
     if result == "mismatch":
-        ratio = float(_exact(p.value) / value) if value else float("inf")
+        ratio = float(Fraction(p.value) / value) if value else float("inf")
         note = f"{likely_cause(facts, setup, logged.name, ratio)}; {note}"
     return {
         "figure": logged.name,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 
 from kvplan.errors import KvplanError
-from kvplan.sizing import ModelCost, model_cost
+from kvplan.sizing import GroupCost, ModelCost, model_cost
 from kvplan.spec import ModelSpec
 
 
@@ -129,6 +129,17 @@ class EngineProfile:
     def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
         """How this engine reserves a request, one rule to a line, with the numbers in it."""
         return [f"{self.label}: {self.request_bytes(cost, context_tokens):,} B"]
+
+
+def tensor_bytes(g: GroupCost) -> list[int]:
+    """Bytes per token per layer of each tensor the group caches (K, V; or the latent).
+
+    The group's bytes per token split in proportion to each tensor's values, which is exact
+    for the formats engines pool (floats, and ggml blocks that divide the rows).
+    """
+    shares = [r * v for r, v in zip(g.rows_per_token, g.row_values, strict=True)]
+    total = sum(shares)
+    return [g.bytes_per_token * s // total for s in shares] if total else []
 
 
 def figure_list(**figures: tuple) -> list[Figure]:

@@ -22,22 +22,12 @@ from kvplan.engines.base import (
     Figure,
     figure_list,
     largest_fitting_context,
+    tensor_bytes,
 )
 from kvplan.formats import CacheFormat
 from kvplan.sizing import GroupCost, ModelCost
 
 CACHES = ("dynamic", "static", "quantized")
-
-
-def _tensors(g: GroupCost) -> list[int]:
-    """Bytes per token per layer of each cached tensor (K, V) of the group."""
-    total = sum(r * v for r, v in zip(g.rows_per_token, g.row_values, strict=True))
-    if not total:
-        return []
-    return [
-        g.bytes_per_token * r * v // total
-        for r, v in zip(g.rows_per_token, g.row_values, strict=True)
-    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +91,7 @@ class TransformersProfile(EngineProfile):
         before = [
             per_token * self._held(g, context_tokens - 1)
             for g in cost.groups
-            for per_token in _tensors(g)
+            for per_token in tensor_bytes(g)
         ]
         return steady + max(before, default=0)
 

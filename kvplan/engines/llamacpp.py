@@ -15,7 +15,7 @@ ikawrakow/ik_llama.cpp for MLA (docs/engines.md names versions):
 
 from dataclasses import dataclass
 
-from kvplan.engines.base import EngineProfile, Figure, figure_list, pad_up
+from kvplan.engines.base import EngineProfile, Figure, figure_list, pad_up, tensor_bytes
 from kvplan.formats import get_format
 from kvplan.sizing import GroupCost, ModelCost
 from kvplan.units import MIB
@@ -39,9 +39,8 @@ class LlamacppProfile(EngineProfile):
         if not g.row_values:
             return 0, 0
         rows, values = g.rows_per_token, g.row_values
-        total = sum(r * v for r, v in zip(rows, values, strict=True))
-        k_bytes = g.bytes_per_token * rows[0] * values[0] // total
-        v_bytes = g.bytes_per_token - k_bytes
+        split = tensor_bytes(g)
+        k_bytes, v_bytes = split[0], sum(split[1:])
         if self.type_k:
             k_bytes = rows[0] * get_format(self.type_k, field="type_k").row_bytes(
                 values[0]

@@ -16,7 +16,14 @@ Rules read from sgl-project/sglang (docs/engines.md names files and versions):
 from dataclasses import dataclass
 from fractions import Fraction
 
-from kvplan.engines.base import EngineProfile, Figure, cdiv, figure_list, fraction_of
+from kvplan.engines.base import (
+    EngineProfile,
+    Figure,
+    cdiv,
+    figure_list,
+    fraction_of,
+    tensor_bytes,
+)
 from kvplan.sizing import GroupCost, ModelCost
 from kvplan.units import GIB
 
@@ -25,13 +32,10 @@ def _is_swa(g: GroupCost) -> bool:
     return g.layer.kind in ("sliding", "chunked") and g.bytes_per_token > 0
 
 
-def _tensor_bytes(g: GroupCost, index: int) -> int:
-    """Bytes per token per layer of one of the group's tensors (0: K or latent, 1: V)."""
-    if index >= len(g.row_values):
-        return 0
-    share = g.rows_per_token[index] * g.row_values[index]
-    total = sum(r * v for r, v in zip(g.rows_per_token, g.row_values, strict=True))
-    return g.bytes_per_token * share // total
+def _tensor(g: GroupCost, index: int) -> int:
+    """Bytes per token per layer of the group's K (0) or V (1); 0 when it has no such tensor."""
+    split = tensor_bytes(g)
+    return split[index] if index < len(split) else 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +112,7 @@ class SglangProfile(EngineProfile):
         """Bytes of the K (0) or V (1) buffers of the full layers holding `tokens` tokens."""
         rows = tokens + self.block_size  # one padded page per buffer
         per_token = sum(
-            g.count * _tensor_bytes(g, tensor) for g in cost.groups if not _is_swa(g)
+            g.count * _tensor(g, tensor) for g in cost.groups if not _is_swa(g)
         )
         return rows * per_token
 

@@ -110,19 +110,12 @@ def _kinds(cost: ModelCost, hybrid_allocator: bool = True) -> list[_Kind]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VllmProfile(EngineProfile):
-    """vLLM V1 (the default engine since 0.8; the hybrid allocator since 0.10)."""
+class _VllmBase(EngineProfile):
+    """What both vLLM engines share: the budget from gpu_memory_utilization, the figures."""
 
-    name: str = "vllm"
-    versions: str = DEFAULT_V1_VERSIONS
     block_size: int = 16
     gpu_memory_utilization: Fraction = Fraction(9, 10)
     max_model_len: int | None = None  # the model's max_positions when not given
-    max_num_batched_tokens: int = 8192  # vllm serve on >= 70 GiB GPUs; 2048 below
-    mamba_pages: int = 1  # pages a Mamba layer reserves per request; 2 in 'align' mode
-    kernel_block_alignment: int = 16
-    token_line: str = TOKEN_LINE_PER_GROUP
-    hybrid_allocator: bool = True  # False: --disable-hybrid-kv-cache-manager
 
     def kv_budget(
         self,
@@ -134,6 +127,30 @@ class VllmProfile(EngineProfile):
         """total x gpu_memory_utilization - weights - activation peak - other (graphs, NCCL)."""
         usable = fraction_of(total_bytes, self.gpu_memory_utilization)
         return usable - weights_bytes - activation_bytes - other_bytes
+
+    def figures(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int
+    ) -> list[Figure]:
+        """The blocks, the token line and the concurrency line."""
+        concurrency = self.max_concurrency(cost, budget_bytes, context_tokens)
+        return figure_list(
+            gpu_blocks=(self.num_blocks(cost, budget_bytes), "blocks"),
+            kv_cache_tokens=(self.pool_tokens(cost, budget_bytes), "tokens"),
+            max_concurrency=(concurrency, "x"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VllmProfile(_VllmBase):
+    """vLLM V1 (the default engine since 0.8; the hybrid allocator since 0.10)."""
+
+    name: str = "vllm"
+    versions: str = DEFAULT_V1_VERSIONS
+    max_num_batched_tokens: int = 8192  # vllm serve on >= 70 GiB GPUs; 2048 below
+    mamba_pages: int = 1  # pages a Mamba layer reserves per request; 2 in 'align' mode
+    kernel_block_alignment: int = 16
+    token_line: str = TOKEN_LINE_PER_GROUP
+    hybrid_allocator: bool = True  # False: --disable-hybrid-kv-cache-manager
 
     def plan(self, cost: ModelCost) -> VllmPlan:
         """The groups, block sizes and pages vLLM gives this model."""
@@ -267,17 +284,6 @@ class VllmProfile(EngineProfile):
         blocks = self.num_blocks(cost, budget_bytes)
         return blocks // plan.n_groups * plan.min_block_size
 
-    def figures(
-        self, cost: ModelCost, budget_bytes: int, context_tokens: int
-    ) -> list[Figure]:
-        """The blocks, the token line and the concurrency line."""
-        concurrency = self.max_concurrency(cost, budget_bytes, context_tokens)
-        return figure_list(
-            gpu_blocks=(self.num_blocks(cost, budget_bytes), "blocks"),
-            kv_cache_tokens=(self.pool_tokens(cost, budget_bytes), "tokens"),
-            max_concurrency=(concurrency, "x"),
-        )
-
     def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
         """The groups, then each spec's blocks for this request, then the bytes."""
         from kvplan.engines.vllm_explain import explain_lines
@@ -286,16 +292,11 @@ class VllmProfile(EngineProfile):
 
 
 @dataclass(frozen=True, kw_only=True)
-class VllmV0Profile(EngineProfile):
+class VllmV0Profile(_VllmBase):
     """vLLM's V0 engine: one block spans every layer, every layer holds every token."""
 
     name: str = "vllm-v0"
     versions: str = "0.5-0.10 (V0 engine)"
-    block_size: int = 16
-    gpu_memory_utilization: Fraction = Fraction(9, 10)
-    max_model_len: int | None = None
-
-    kv_budget = VllmProfile.kv_budget
 
     def block_bytes(self, cost: ModelCost) -> int:
         """cache_engine.get_cache_block_size: block x bytes per token of every layer."""
@@ -323,8 +324,6 @@ class VllmV0Profile(EngineProfile):
                 "give a context or max_model_len", field="max_model_len"
             )
         return self.pool_tokens(cost, budget_bytes) / length
-
-    figures = VllmProfile.figures
 
     def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
         """One block of every layer per block_size tokens."""

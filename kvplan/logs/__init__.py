@@ -18,12 +18,7 @@ from kvplan.logs.base import LogFacts, Logged
 __all__ = ["LogError", "LogFacts", "Logged", "parse_log", "read_log"]
 
 # Order matters: the most specific marks first (a TensorRT-LLM log may mention vLLM-like words).
-READERS = (
-    ("TensorRT-LLM", trtllm),
-    ("SGLang", sglang),
-    ("vLLM", vllm),
-    ("llama.cpp", llamacpp),
-)
+READERS = (trtllm, sglang, vllm, llamacpp)
 LOOKED_FOR = (
     "vLLM 'GPU KV cache size' / 'Available KV cache memory' / '# GPU blocks',"
     " SGLang 'KV Cache is allocated', TensorRT-LLM '[TensorRT-LLM] ... paged kv cache',"
@@ -37,7 +32,7 @@ class LogError(KvplanError):
 
 def parse_log(text: str, *, source: str = "log") -> LogFacts:
     """The engine and figures of a start-up log; LogError when no engine is recognised."""
-    for _, reader in READERS:
+    for reader in READERS:
         if reader.recognises(text):
             facts = reader.read(text)
             if facts.figures:

@@ -56,21 +56,6 @@ class LogFacts:
             setattr(self, attribute, value)
 
 
-def search(pattern: re.Pattern, text: str) -> re.Match | None:
-    return pattern.search(text)
-
-
-def find_int(pattern: str, text: str) -> int | None:
-    """An integer the first group of `pattern` captures in `text`, if any."""
-    match = re.search(pattern, text)
-    return int(match.group(1).replace(",", "")) if match else None
-
-
-def find_text(pattern: str, text: str) -> str | None:
-    match = re.search(pattern, text)
-    return match.group(1) if match else None
-
-
 @dataclass(frozen=True)
 class FigureRule:
     """A line that prints a figure: the name it is filed under, its pattern, its unit."""

@@ -65,7 +65,6 @@ def _sizes(facts: LogFacts, prefix: str, line: str, number: int) -> None:
         facts.add("kv_size_mib", latent.group(1), "MiB", number)
         facts.add("k_size_mib", latent.group(3), "MiB", number)
         facts.set_once("kv_cache_dtype", latent.group(2))
-        facts.extra["mla_latent"] = 1
 
 
 def read(text: str) -> LogFacts:
