@@ -102,7 +102,7 @@ def _block_python(
     rows = {name: [] for name in COLUMNS}
     for context in contexts:
         per_sequence = profile.request_bytes(cost, context)
-        extra = cost.bytes_per_extra_token(context)
+        extra = profile.extra_token_bytes(cost, context)
         for batch in batches:
             total = batch * per_sequence + cost.fixed_bytes
             values = (
@@ -137,10 +137,10 @@ def _constant_columns(spec, dtype, mla, cost: ModelCost, n: int, profile) -> dic
         "model": [spec.name] * n,
         "engine": [profile.name] * n,
         "engine_versions": [profile.versions] * n,
-        "cache_dtype": [_dtype_label(spec, dtype)] * n,
+        "cache_dtype": [profile.cache_label(_dtype_label(spec, dtype))] * n,
         "mla_mode": [mla if any(g.layer.kind == "mla" for g in cost.groups) else ""]
         * n,
-        "kv_bytes_per_token": [cost.bytes_per_token] * n,
+        "kv_bytes_per_token": [profile.token_bytes(cost)] * n,
         "state_bytes_per_sequence": [cost.state_bytes] * n,
         "fixed_bytes": [cost.fixed_bytes] * n,
     }

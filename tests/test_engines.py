@@ -315,3 +315,14 @@ def test_knobs_parse_by_type_and_unknown_knobs_are_named():
 def test_deepseek_v4_compressed_attention_is_not_modelled_by_vllm():
     with pytest.raises(EngineRuleError, match="does not model DeepSeek-V4"):
         get_profile("vllm").plan(cost_of("deepseek-v4-flash"))
+
+
+def test_estimate_rows_with_k_and_v_types_apart():
+    from kvplan.estimate import estimate
+
+    profile = get_profile("llamacpp", type_k="q8_0", type_v="q4_0")
+    row = estimate("llama-3.1-8b", context="32k", engine=profile)[0]
+    # 32 layers x (K: 8 heads x 4 blocks x 34 B + V: 8 heads x 4 blocks x 18 B) per token
+    assert row["kv_bytes_per_token"] == 32 * (8 * 4 * 34 + 8 * 4 * 18) == 53248
+    assert row["kv_bytes_per_sequence"] == 53248 * 32768
+    assert (row["engine"], row["cache_dtype"]) == ("llamacpp", "q8_0/q4_0")

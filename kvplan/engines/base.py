@@ -89,6 +89,18 @@ class EngineProfile:
             shown.append(f"{key} {value}")
         return ", ".join(shown)
 
+    def token_bytes(self, cost: ModelCost) -> int:
+        """Bytes one token costs while every layer holds it, as this engine stores it."""
+        return cost.bytes_per_token
+
+    def extra_token_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes token `context + 1` adds in the layers still growing, as stored here."""
+        return cost.bytes_per_extra_token(context_tokens)
+
+    def cache_label(self, label: str) -> str:
+        """How a row names the cache format (an engine may store K and V apart)."""
+        return label
+
     def with_knobs(self, **values) -> "EngineProfile":
         """The same profile with some knobs changed; unknown knobs are an error."""
         known = self.knobs()

@@ -53,6 +53,24 @@ class LlamacppProfile(EngineProfile):
             )
         return k_bytes, v_bytes
 
+    def token_bytes(self, cost: ModelCost) -> int:
+        """K and V of one cell in every layer, in their own types."""
+        return sum(g.count * sum(self.cell_bytes(g)) for g in cost.groups)
+
+    def extra_token_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """One cell's K and V in the layers still growing at this context."""
+        return sum(
+            g.count * sum(self.cell_bytes(g))
+            for g in cost.groups
+            if g.grows_at(context_tokens)
+        )
+
+    def cache_label(self, label: str) -> str:
+        """`q8_0/q4_0` when K and V types are set apart, else the estimate's format."""
+        if not self.type_k and not self.type_v:
+            return label
+        return f"{self.type_k or label}/{self.type_v or label}"
+
     def cells(self, g: GroupCost, n_ctx: int) -> int:
         """Cells of this group's cache for a context of n_ctx tokens."""
         full = pad_up(n_ctx, self.block_size)
@@ -123,4 +141,8 @@ class LlamacppProfile(EngineProfile):
             )
         k, v = self.cache_bytes(cost, context_tokens)
         lines.append(f"  K {k / MIB:,.2f} MiB + V {v / MIB:,.2f} MiB = {(k + v):,} B")
+        if cost.state_bytes:
+            lines.append(
+                f"  + {cost.state_bytes:,} B of recurrent state (one sequence slot)"
+            )
         return lines
