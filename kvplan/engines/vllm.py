@@ -12,8 +12,9 @@ Rules read from vllm-project/vllm (docs/engines.md names files and versions):
   block size of the smaller pages, num_blocks = available // page // group_size, the token line
   is num_blocks // groups x min block size (0.10-0.20) or int(concurrency x max_model_len)
   (0.21 on), and concurrency = num_blocks / blocks one max_model_len request needs.
-- model_executor/models/config.py (hybrid Mamba): the attention block grows to a multiple of 16
-  whose page holds a Mamba state; the Mamba page is padded up to the attention page.
+- hybrid Mamba models (model_executor/models/config.py, read from the lines it logs): the
+  attention block grows to a multiple of 16 whose page holds a Mamba state, and the Mamba page
+  is padded up to the attention page.
 - V0 (worker/cache_engine.py): one block holds every layer; every layer is full.
 """
 
@@ -46,9 +47,8 @@ class _Kind:
 
     kind: str  # full | sliding | chunked | mamba
     window: int | None
-    unit_bytes: (
-        int  # attention: bytes per token per layer; mamba: state bytes per layer
-    )
+    # attention: bytes per token per layer; mamba: state bytes per layer
+    unit_bytes: int
     layers: int
 
 
