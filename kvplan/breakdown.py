@@ -49,6 +49,7 @@ def by_layer_rows(specs, contexts, batches, dtypes, *, mla: str, state_dtype) ->
             head = {
                 "model": spec.name,
                 "engine": "ideal",
+                "engine_versions": "",
                 "cache_dtype": get_format(dtype, model_dtype=spec.dtype).name,
                 "mla_mode": mla if has_mla else "",
             }

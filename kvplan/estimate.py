@@ -8,6 +8,9 @@ Rows come in the order model, cache dtype, context, batch (the last varies faste
 - kv_bytes_per_sequence: everything one sequence holds at this context
 - fixed_bytes: per-model constants (per-tensor scales), held once whatever the batch
 - kv_bytes = batch x kv_bytes_per_sequence + fixed_bytes; kv_gib = kv_bytes / 2^30
+
+With an engine other than `ideal`, kv_bytes_per_sequence is what that engine reserves for one
+request of `context` tokens (kvplan.engines), and engine_versions names the versions modelled.
 """
 
 from collections.abc import Iterable, Sequence
@@ -34,6 +37,7 @@ COLUMNS = (
     "kv_bytes",
     "kv_gib",
     "kv_gb",
+    "engine_versions",
 )
 
 BY_LAYER_COLUMNS = (
@@ -56,6 +60,7 @@ BY_LAYER_COLUMNS = (
     "state_bytes_per_layer",
     "kv_bytes_per_sequence",
     "kv_bytes",
+    "engine_versions",
 )
 
 
@@ -90,12 +95,14 @@ def _dtype_label(spec: ModelSpec, dtype: str) -> str:
     return get_format(dtype, model_dtype=spec.dtype).name
 
 
-def _block_python(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
-    """One (model, format) block of rows in plain ints."""
+def _block_python(
+    spec, dtype, mla, cost: ModelCost, contexts, batches, profile
+) -> dict:
+    """One (model, format) block of rows in plain ints; per sequence as the engine reserves."""
     rows = {name: [] for name in COLUMNS}
     for context in contexts:
-        per_sequence = cost.sequence_bytes(context)
-        extra = cost.bytes_per_extra_token(context)
+        per_sequence = profile.request_bytes(cost, context)
+        extra = profile.extra_token_bytes(cost, context)
         for batch in batches:
             total = batch * per_sequence + cost.fixed_bytes
             values = (
@@ -110,7 +117,7 @@ def _block_python(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
             for name, value in zip(_VARYING, values, strict=True):
                 rows[name].append(value)
     n = len(contexts) * len(batches)
-    rows.update(_constant_columns(spec, dtype, mla, cost, n))
+    rows.update(_constant_columns(spec, dtype, mla, cost, n, profile))
     return rows
 
 
@@ -125,14 +132,15 @@ _VARYING = (
 )
 
 
-def _constant_columns(spec, dtype, mla, cost: ModelCost, n: int) -> dict:
+def _constant_columns(spec, dtype, mla, cost: ModelCost, n: int, profile) -> dict:
     return {
         "model": [spec.name] * n,
-        "engine": ["ideal"] * n,
-        "cache_dtype": [_dtype_label(spec, dtype)] * n,
+        "engine": [profile.name] * n,
+        "engine_versions": [profile.versions] * n,
+        "cache_dtype": [profile.cache_label(_dtype_label(spec, dtype))] * n,
         "mla_mode": [mla if any(g.layer.kind == "mla" for g in cost.groups) else ""]
         * n,
-        "kv_bytes_per_token": [cost.bytes_per_token] * n,
+        "kv_bytes_per_token": [profile.token_bytes(cost)] * n,
         "state_bytes_per_sequence": [cost.state_bytes] * n,
         "fixed_bytes": [cost.fixed_bytes] * n,
     }
@@ -155,7 +163,7 @@ def _extra_token_bytes(cost: ModelCost, ctx, int_type):
     return extra
 
 
-def _block_numpy(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
+def _block_numpy(spec, dtype, mla, cost: ModelCost, contexts, batches, profile) -> dict:
     """One (model, format) block of rows, vectorized; object ints where int64 could overflow."""
     import numpy as np
 
@@ -176,7 +184,7 @@ def _block_numpy(spec, dtype, mla, cost: ModelCost, contexts, batches) -> dict:
         "kv_gib": (total / GIB).astype(float),
         "kv_gb": (total / 10**9).astype(float),
     }
-    rows.update(_constant_columns(spec, dtype, mla, cost, len(total)))
+    rows.update(_constant_columns(spec, dtype, mla, cost, len(total), profile))
     return rows
 
 
@@ -218,31 +226,81 @@ def estimate(
     context: Sequence | int | str = 4096,
     batch: Sequence | int = 1,
     cache_dtype: Sequence | str = "bf16",
-    mla: str = "latent",
+    mla: str | None = None,
     state_dtype: str | None = None,
     by_layer: bool = False,
+    engine="ideal",
 ) -> Rows:
     """KV-cache bytes for every combination of models, contexts, batches and cache dtypes.
 
     `models` are ModelSpecs, shipped names, spec YAML paths or config.json paths; contexts
-    accept `4k`-style strings. Returns Rows; `.to_frame()` gives a pandas DataFrame.
+    accept `4k`-style strings. `engine` is one or more profile names (`vllm`, `vllm@0.24`,
+    `ideal,vllm`) or EngineProfiles; `mla` defaults to how each engine stores MLA layers.
+    Returns Rows; `.to_frame()` gives a pandas DataFrame.
     """
+    profiles = engine_profiles(engine)
     specs, contexts, batches, dtypes = _resolve(
-        models, context, batch, cache_dtype, mla
+        models, context, batch, cache_dtype, mla or "latent"
     )
+    only_ideal = all(p.name == "ideal" for p in profiles)
     if by_layer:
         from kvplan.breakdown import by_layer_rows
 
+        mla = mla or "latent"
+        if not only_ideal:
+            raise KvplanError(
+                "--by-layer shows the layout's bytes per layer group; use it without"
+                " --engine (--explain shows an engine's reservation)",
+                field="engine",
+            )
         return by_layer_rows(
             specs, contexts, batches, dtypes, mla=mla, state_dtype=state_dtype
         )
     n_rows = len(specs) * len(dtypes) * len(contexts) * len(batches)
-    block = _block_numpy if n_rows >= NUMPY_MIN_ROWS else _block_python
-    blocks, notes = [], []
+    block = _block_numpy if n_rows >= NUMPY_MIN_ROWS and only_ideal else _block_python
+    blocks, notes = [], [n for p in profiles for n in engine_notes(p)]
     for spec in specs:
         notes += spec_notes(spec) + context_notes(spec, contexts)
-        for dtype in dtypes:
-            cost = model_cost(spec, dtype, mla_mode=mla, state_dtype=state_dtype)
-            blocks.append(block(spec, dtype, mla, cost, contexts, batches))
+        for profile in profiles:
+            mode = mla or profile.mla_mode
+            for dtype in dtypes:
+                cost = model_cost(spec, dtype, mla_mode=mode, state_dtype=state_dtype)
+                blocks.append(
+                    block(spec, dtype, mode, cost, contexts, batches, profile)
+                )
     columns = _join(blocks)
     return Rows({name: columns[name] for name in COLUMNS}, notes)
+
+
+def engine_profiles(engine) -> list:
+    """Profiles from `ideal,vllm`, a list of names, a profile or a list of profiles."""
+    if isinstance(engine, str):
+        from kvplan.units import split_list
+
+        engine = split_list(engine) or ["ideal"]
+    elif not isinstance(engine, (list, tuple)):
+        engine = [engine]
+    return [engine_profile(e) for e in engine]
+
+
+def engine_profile(engine):
+    """A profile from a name or a profile; `ideal` without importing the other engines."""
+    if not isinstance(engine, str):
+        return engine
+    if engine.strip().lower() == "ideal":
+        from kvplan.engines.ideal import IdealProfile
+
+        return IdealProfile()
+    from kvplan.engines import get_profile
+
+    return get_profile(engine)
+
+
+def engine_notes(profile) -> list[str]:
+    """What an engine's rows assume, for the reader (nothing for `ideal`)."""
+    if profile.name == "ideal":
+        return []
+    return [
+        f"engine {profile.label}: bytes one request of each context reserves"
+        f" ({profile.settings_text()}); docs/engines.md gives the rules"
+    ]

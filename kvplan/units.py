@@ -135,3 +135,19 @@ def format_tokens(tokens: int) -> str:
     if tokens >= 1024 and tokens % 1024 == 0:
         return f"{tokens // 1024}k"
     return f"{tokens:,}"
+
+
+_PRINTED = re.compile(r"^\s*(-?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$")
+
+
+def parse_printed(text: str, *, field: str) -> tuple[Fraction, int]:
+    """A number as a log printed it (`3.81`, `42,656`, `1.56`): exact value and decimals."""
+    match = _PRINTED.match(str(text))
+    if not match:
+        raise UnitError(
+            f"expected a printed number such as 3.81, got {text!r}", field=field
+        )
+    sign, whole, decimals = match.groups()
+    digits = whole.replace(",", "") + (decimals or "")
+    value = Fraction(int(digits), 10 ** len(decimals or ""))
+    return (-value if sign else value), len(decimals or "")

@@ -90,3 +90,21 @@ def complete_model(ctx, param, incomplete: str):
     from kvplan.catalog import shipped_names
 
     return [name for name in shipped_names() if name.startswith(incomplete.lower())]
+
+
+def engine_options(*, default: str | None, help: str) -> Callable:
+    """--engine and --engine-opt KEY=VALUE (repeatable), the same on every command."""
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option(
+            "--engine-opt",
+            "-E",
+            multiple=True,
+            help="An engine setting KEY=VALUE, e.g. max_num_batched_tokens=2048 "
+            "(repeatable).",
+        )(command)
+        return click.option(
+            "--engine", "-e", default=default, show_default=bool(default), help=help
+        )(command)
+
+    return decorate

@@ -2,16 +2,24 @@
 
 import click
 
-from kvplan.cli.common import complete_model, emit, list_option, output_options
+from kvplan.cli.common import (
+    complete_model,
+    emit,
+    engine_options,
+    list_option,
+    output_options,
+)
 
 
-def _columns(by_layer: bool):
+def _columns(by_layer: bool, engines: bool = False):
     from kvplan.output import TableColumn
     from kvplan.units import format_bytes, format_gib
 
     text = {"numeric": False}
+    engine = [TableColumn("engine", "engine", **text)] if engines else []
     head = [
         TableColumn("model", "model", **text),
+        *engine,
         TableColumn("cache", "cache_dtype", **text),
         TableColumn("context", "context", lambda v: f"{v:,}"),
         TableColumn("batch", "batch"),
@@ -54,9 +62,8 @@ def _columns(by_layer: bool):
 @click.option(
     "--mla",
     type=click.Choice(["latent", "expanded"]),
-    default="latent",
-    show_default=True,
-    help="MLA layers: the latent, or full K and V per head.",
+    default=None,
+    help="MLA layers: the latent, or full K and V per head (default: as the engine stores them).",
 )
 @click.option(
     "--state-dtype",
@@ -64,6 +71,11 @@ def _columns(by_layer: bool):
     help="dtype of recurrent state layers (default: the model's dtype).",
 )
 @click.option("--by-layer", is_flag=True, help="One row per distinct layer group.")
+@engine_options(
+    default="ideal",
+    help="Bytes engines reserve: ideal, vllm (vllm@0.24), vllm-v0, sglang, trtllm, "
+    "llamacpp, transformers; several as ideal,vllm.",
+)
 @click.option(
     "--explain", is_flag=True, help="Print the formula with the model's numbers."
 )
@@ -76,20 +88,23 @@ def estimate(
     mla,
     state_dtype,
     by_layer,
+    engine,
+    engine_opt,
     explain,
     fmt,
     output,
     force,
 ):
     """Exact KV-cache bytes for MODELS: shipped names, spec YAMLs or config.json paths."""
-    from kvplan.breakdown import explain_lines
     from kvplan.catalog import load_spec
+    from kvplan.estimate import engine_profiles
     from kvplan.estimate import estimate as run_estimate
     from kvplan.output import check_writable
     from kvplan.units import parse_tokens, split_list
 
     if output:
         check_writable(output, force=force)
+    profiles = _with_options(engine_profiles(engine), engine_opt)
     specs = [load_spec(m) for m in models]
     contexts, batches, dtypes = (
         split_list(context),
@@ -104,20 +119,63 @@ def estimate(
         mla=mla,
         state_dtype=state_dtype,
         by_layer=by_layer,
+        engine=profiles,
     )
     if explain:
-        for spec in specs:
-            for d in dtypes:
-                for c in contexts:
-                    lines = explain_lines(
-                        spec,
-                        d,
-                        parse_tokens(c, field="context"),
-                        int(batches[0]),
-                        mla_mode=mla,
-                        state_dtype=state_dtype,
+        contexts_tokens = [parse_tokens(c, field="context") for c in contexts]
+        lines = _explain(
+            specs, dtypes, contexts_tokens, int(batches[0]), profiles, mla, state_dtype
+        )
+        click.echo("\n".join(lines), err=fmt in ("csv", "json") and not output)
+    engines = [p.label for p in profiles if p.name != "ideal"]
+    title = f"engine: {', '.join(engines)}" if engines else ""
+    columns = _columns(by_layer, engines=bool(engines))
+    emit(rows, columns, fmt=fmt, output=output, force=force, title=title)
+
+
+def _knob(item: str) -> str:
+    return str(item).partition("=")[0].strip().replace("-", "_")
+
+
+def _with_options(profiles, options):
+    """Each engine with the --engine-opt settings it has; a setting none has is an error."""
+    if not options:
+        return profiles
+    from kvplan.engines import parse_knobs
+
+    engines = [p for p in profiles if p.name != "ideal"] or profiles
+    for item in options:
+        if not any(_knob(item) in p.knobs() for p in engines):
+            parse_knobs(engines[0], [item])  # raises, naming the settings it has
+    return [
+        p.with_knobs(**parse_knobs(p, [o for o in options if _knob(o) in p.knobs()]))
+        for p in profiles
+    ]
+
+
+def _explain(specs, dtypes, contexts, batch, profiles, mla, state_dtype) -> list[str]:
+    """The layout's formula, then how each engine reserves the same request."""
+    from kvplan.breakdown import explain_lines
+    from kvplan.sizing import model_cost
+
+    lines = []
+    for spec in specs:
+        for dtype in dtypes:
+            for context in contexts:
+                lines += explain_lines(
+                    spec,
+                    dtype,
+                    context,
+                    batch,
+                    mla_mode=mla or "latent",
+                    state_dtype=state_dtype,
+                )
+                for profile in profiles:
+                    if profile.name == "ideal":
+                        continue
+                    mode = mla or profile.mla_mode
+                    cost = model_cost(
+                        spec, dtype, mla_mode=mode, state_dtype=state_dtype
                     )
-                    click.echo(
-                        "\n".join(lines), err=fmt in ("csv", "json") and not output
-                    )
-    emit(rows, _columns(by_layer), fmt=fmt, output=output, force=force)
+                    lines += profile.explain(cost, context)
+    return lines

@@ -1,0 +1,78 @@
+"""`kvplan check`: an engine's start-up log beside kvplan's predictions, figure by figure."""
+
+import click
+
+from kvplan.cli.common import complete_model, emit, engine_options, output_options
+
+
+def _number(value) -> str:
+    """Ints with separators, floats to four decimals, nothing for None."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.4f}"
+
+
+def _percent(value) -> str:
+    return "" if value is None else f"{value:+.2f}%"
+
+
+def _columns():
+    from kvplan.output import TableColumn
+
+    text = {"numeric": False}
+    return [
+        TableColumn("figure", "figure", **text),
+        TableColumn("unit", "unit", **text),
+        TableColumn("logged", "logged", _number),
+        TableColumn("predicted", "predicted", _number),
+        TableColumn("diff", "diff", _number),
+        TableColumn("diff %", "diff_pct", _percent),
+        TableColumn("verdict", "verdict", **text),
+        TableColumn("note", "note", **text),
+    ]
+
+
+@click.command()
+@click.argument("logfile")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    shell_complete=complete_model,
+    help="Model: shipped name, spec YAML or config.json (default: the log's model).",
+)
+@engine_options(
+    default=None,
+    help="Engine profile (default: the log's; vllm@0.24 picks a version's rules).",
+)
+@click.option(
+    "--tp", default=None, help="Tensor parallel size (default: the log's, else 1)."
+)
+@click.option(
+    "--dtype",
+    "-d",
+    default=None,
+    help="Cache dtype (default: the log's, else the model's).",
+)
+@output_options
+def check(logfile, model, engine, tp, dtype, engine_opt, fmt, output, force):
+    """Reconcile LOGFILE (an engine start-up log, `-` for stdin) with kvplan's predictions."""
+    from kvplan.logs import parse_log, read_log
+    from kvplan.output import check_writable
+    from kvplan.reconcile import build_setup, check_rows, header_notes, resolve_model
+    from kvplan.units import parse_positive_int
+
+    if output:
+        check_writable(output, force=force)
+    tp_size = parse_positive_int(tp, field="tp") if tp is not None else None
+    text, name = read_log(logfile)
+    facts = parse_log(text, source=name)
+    spec, model_note = resolve_model(facts, model)
+    setup, notes = build_setup(
+        facts, spec, engine=engine, options=engine_opt, tp=tp_size, cache_dtype=dtype
+    )
+    rows = check_rows(facts, setup, [model_note, *header_notes(facts, setup), *notes])
+    title = f"{name}: {facts.format} log, {spec.name}"
+    emit(rows, _columns(), fmt=fmt, output=output, force=force, title=title)

@@ -1,0 +1,336 @@
+"""vLLM: paged blocks per KV cache group, sliding windows reserve window + in-flight batch.
+
+Rules read from vllm-project/vllm (docs/engines.md names files and versions):
+
+- v1/kv_cache_interface.py: a layer's page is block_size x its bytes per token; a full layer
+  reserves cdiv(max_model_len, block) pages per request, a sliding-window layer
+  cdiv(min(window - 1 + max_num_batched_tokens, max_model_len), block) + 1, a chunked-local
+  layer cdiv(min(chunk + max_num_batched_tokens, max_model_len), block), a Mamba layer one
+  page (two with prefix caching in 'align' mode).
+- v1/core/kv_cache_utils.py: layers of one spec share one group; a hybrid model's groups hold
+  the same number of layers (padding the last group of a kind), pages are unified by growing the
+  block size of the smaller pages, num_blocks = available // page // group_size, the token line
+  is num_blocks // groups x min block size (0.10-0.20) or int(concurrency x max_model_len)
+  (0.21 on), and concurrency = num_blocks / blocks one max_model_len request needs.
+- hybrid Mamba models (model_executor/models/config.py, read from the lines it logs): the
+  attention block grows to a multiple of 16 whose page holds a Mamba state, and the Mamba page
+  is padded up to the attention page.
+- V0 (worker/cache_engine.py): one block holds every layer; every layer is full.
+"""
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from kvplan.engines.base import (
+    EngineProfile,
+    EngineRuleError,
+    Figure,
+    cdiv,
+    figure_list,
+    fraction_of,
+)
+from kvplan.sizing import ModelCost
+
+# Token-line rules by version range: the one place a newer vLLM changes what it prints.
+TOKEN_LINE_PER_GROUP = "per_group"  # num_blocks // n_groups x min block size
+TOKEN_LINE_FROM_CONCURRENCY = "from_concurrency"  # int(max_concurrency x max_model_len)
+V1_VERSIONS = {
+    "0.10-0.20": TOKEN_LINE_PER_GROUP,
+    "0.21+": TOKEN_LINE_FROM_CONCURRENCY,
+}
+DEFAULT_V1_VERSIONS = "0.10-0.20"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One vLLM KV cache spec: what the engine groups layers by."""
+
+    kind: str  # full | sliding | chunked | mamba
+    window: int | None
+    # attention: bytes per token per layer; mamba: state bytes per layer
+    unit_bytes: int
+    layers: int
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """A spec's place in the pool: its block size, how many groups, how many real layers."""
+
+    kind: _Kind
+    block_size: int
+    page_bytes: int  # per layer per block
+    groups: int
+
+
+@dataclass(frozen=True)
+class VllmPlan:
+    """How vLLM lays a model out in its block pool (one GPU)."""
+
+    pools: tuple[_Pool, ...]
+    block_bytes: int  # bytes one block id spans over all the layers sharing it
+    group_size: int  # layers per group (the padded layers count)
+    padding_layers: int
+    uniform: bool  # one group holding every layer
+
+    @property
+    def n_groups(self) -> int:
+        return 1 if self.uniform else sum(p.groups for p in self.pools)
+
+    @property
+    def min_block_size(self) -> int:
+        attention = [p.block_size for p in self.pools if p.kind.kind != "mamba"]
+        return min(attention or [p.block_size for p in self.pools])
+
+
+def _kinds(cost: ModelCost, hybrid_allocator: bool = True) -> list[_Kind]:
+    """The model's vLLM specs with their layer counts (attention and Mamba parts apart).
+
+    Without the hybrid allocator (--disable-hybrid-kv-cache-manager) sliding and chunked
+    layers are full-attention specs: they reserve every token.
+    """
+    counts: dict[tuple, int] = {}
+    for g in cost.groups:
+        layer = g.layer
+        if layer.compress_ratio:
+            raise EngineRuleError(
+                "the vllm profile does not model DeepSeek-V4 compressed attention",
+                field="engine",
+            )
+        if g.bytes_per_token:
+            kind = layer.kind if layer.kind in ("sliding", "chunked") else "full"
+            if not hybrid_allocator:
+                kind = "full"
+            window = layer.window_tokens if kind != "full" else None
+            key = (kind, window, g.bytes_per_token)
+            counts[key] = counts.get(key, 0) + g.count
+        if g.state_bytes:
+            key = ("mamba", None, g.state_bytes)
+            counts[key] = counts.get(key, 0) + g.count
+    return [_Kind(*key, layers=n) for key, n in counts.items()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _VllmBase(EngineProfile):
+    """What both vLLM engines share: the budget from gpu_memory_utilization, the figures."""
+
+    block_size: int = 16
+    gpu_memory_utilization: Fraction = Fraction(9, 10)
+    max_model_len: int | None = None  # the model's max_positions when not given
+
+    def kv_budget(
+        self,
+        total_bytes: int,
+        weights_bytes: int,
+        activation_bytes: int = 0,
+        other_bytes: int = 0,
+    ) -> int:
+        """total x gpu_memory_utilization - weights - activation peak - other (graphs, NCCL)."""
+        usable = fraction_of(total_bytes, self.gpu_memory_utilization)
+        return usable - weights_bytes - activation_bytes - other_bytes
+
+    def figures(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int
+    ) -> list[Figure]:
+        """The blocks, the token line and the concurrency line."""
+        concurrency = self.max_concurrency(cost, budget_bytes, context_tokens)
+        return figure_list(
+            gpu_blocks=(self.num_blocks(cost, budget_bytes), "blocks"),
+            kv_cache_tokens=(self.pool_tokens(cost, budget_bytes), "tokens"),
+            max_concurrency=(concurrency, "x"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VllmProfile(_VllmBase):
+    """vLLM V1 (the default engine since 0.8; the hybrid allocator since 0.10)."""
+
+    name: str = "vllm"
+    versions: str = DEFAULT_V1_VERSIONS
+    max_num_batched_tokens: int = 8192  # vllm serve on >= 70 GiB GPUs; 2048 below
+    mamba_pages: int = 1  # pages a Mamba layer reserves per request; 2 in 'align' mode
+    kernel_block_alignment: int = 16
+    token_line: str = TOKEN_LINE_PER_GROUP
+    hybrid_allocator: bool = True  # False: --disable-hybrid-kv-cache-manager
+
+    def plan(self, cost: ModelCost) -> VllmPlan:
+        """The groups, block sizes and pages vLLM gives this model."""
+        kinds = _kinds(cost, self.hybrid_allocator)
+        if not kinds:
+            raise EngineRuleError(
+                "the model has no KV cache: vLLM allocates no blocks", field="model"
+            )
+        families = {(k.kind, k.window) for k in kinds}
+        if len(families) == 1:
+            return self._uniform_plan(kinds)
+        return self._hybrid_plan(kinds)
+
+    def _uniform_plan(self, kinds: list[_Kind]) -> VllmPlan:
+        """One group: every layer needs the same token slots (sizes may differ per layer)."""
+        block = self.block_size
+        pools = tuple(
+            _Pool(kind=k, block_size=block, page_bytes=block * k.unit_bytes, groups=1)
+            for k in kinds
+        )
+        if kinds[0].kind == "mamba":
+            pools = tuple(
+                _Pool(kind=k, block_size=block, page_bytes=k.unit_bytes, groups=1)
+                for k in kinds
+            )
+        block_bytes = sum(p.page_bytes * p.kind.layers for p in pools)
+        layers = sum(k.layers for k in kinds)
+        return VllmPlan(
+            pools=pools,
+            block_bytes=block_bytes,
+            group_size=layers,
+            padding_layers=0,
+            uniform=True,
+        )
+
+    def _attention_block(self, kinds: list[_Kind]) -> tuple[int, int]:
+        """(block size, Mamba page): a Mamba state must fit in one attention page."""
+        attention = [k.unit_bytes for k in kinds if k.kind != "mamba"]
+        states = [k.unit_bytes for k in kinds if k.kind == "mamba"]
+        if not states:
+            return self.block_size, 0
+        per_token = max(attention)
+        align = self.kernel_block_alignment
+        block = max(self.block_size, align * cdiv(max(states), align * per_token))
+        return block, block * per_token  # the Mamba page is padded up to this
+
+    def _hybrid_plan(self, kinds: list[_Kind]) -> VllmPlan:
+        """Several specs: pages unified, groups of equal layer count (kv_cache_utils)."""
+        block, mamba_page = self._attention_block(kinds)
+        pages = {
+            k: (mamba_page if k.kind == "mamba" else block * k.unit_bytes)
+            for k in kinds
+        }
+        largest = max(pages.values())
+        counts = [k.layers for k in kinds]
+        group_size = min(counts)
+        if max(counts) < group_size * 1.5:
+            group_size = max(counts)
+        pools, padding = [], 0
+        for k in kinds:
+            if largest % pages[k]:
+                raise EngineRuleError(
+                    f"vLLM cannot unify page sizes {pages[k]:,} and {largest:,} B",
+                    field="model",
+                )
+            groups = cdiv(k.layers, group_size)
+            padding += groups * group_size - k.layers
+            own_block = block * (largest // pages[k]) if k.kind != "mamba" else block
+            pools.append(
+                _Pool(kind=k, block_size=own_block, page_bytes=largest, groups=groups)
+            )
+        return VllmPlan(
+            pools=tuple(pools),
+            block_bytes=largest * group_size,
+            group_size=group_size,
+            padding_layers=padding,
+            uniform=False,
+        )
+
+    def _model_len(self, context_tokens: int | None) -> int:
+        length = context_tokens or self.max_model_len
+        if not length:
+            raise EngineRuleError(
+                "vLLM's figures depend on max_model_len; give a context or max_model_len",
+                field="max_model_len",
+            )
+        return length
+
+    def pool_blocks(self, pool: _Pool, context_tokens: int) -> int:
+        """Blocks one group of this spec reserves for a request of `context_tokens`."""
+        kind, block = pool.kind, pool.block_size
+        batched = self.max_num_batched_tokens
+        if kind.kind == "full":
+            return cdiv(context_tokens, block)
+        if kind.kind == "sliding":
+            return cdiv(min(kind.window - 1 + batched, context_tokens), block) + 1
+        if kind.kind == "chunked":
+            return cdiv(min(kind.window + batched, context_tokens), block)
+        return self.mamba_pages
+
+    def request_blocks(self, plan: VllmPlan, context_tokens: int) -> int:
+        """Block ids one request reserves (one id spans a block of every layer of a group)."""
+        per_pool = [self.pool_blocks(p, context_tokens) for p in plan.pools]
+        if plan.uniform:
+            return max(per_pool)
+        return sum(p.groups * n for p, n in zip(plan.pools, per_pool, strict=True))
+
+    def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Block ids x the bytes one id spans (padding layers included)."""
+        plan = self.plan(cost)
+        return self.request_blocks(plan, context_tokens) * plan.block_bytes
+
+    def num_blocks(self, cost: ModelCost, budget_bytes: int) -> int:
+        """available // page // group_size (get_num_blocks)."""
+        return max(budget_bytes, 0) // self.plan(cost).block_bytes
+
+    def max_concurrency(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
+    ) -> float:
+        """num_blocks / blocks one request of max_model_len needs: the admissible figure."""
+        plan = self.plan(cost)
+        length = self._model_len(context_tokens)
+        return self.num_blocks(cost, budget_bytes) / self.request_blocks(plan, length)
+
+    def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int:
+        """The "GPU KV cache size: N tokens" line, by the version's rule."""
+        plan = self.plan(cost)
+        if self.token_line == TOKEN_LINE_FROM_CONCURRENCY:
+            length = self._model_len(None)
+            return int(self.max_concurrency(cost, budget_bytes, length) * length)
+        blocks = self.num_blocks(cost, budget_bytes)
+        return blocks // plan.n_groups * plan.min_block_size
+
+    def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
+        """The groups, then each spec's blocks for this request, then the bytes."""
+        from kvplan.engines.vllm_explain import explain_lines
+
+        return explain_lines(self, cost, context_tokens)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VllmV0Profile(_VllmBase):
+    """vLLM's V0 engine: one block spans every layer, every layer holds every token."""
+
+    name: str = "vllm-v0"
+    versions: str = "0.5-0.10 (V0 engine)"
+
+    def block_bytes(self, cost: ModelCost) -> int:
+        """cache_engine.get_cache_block_size: block x bytes per token of every layer."""
+        return self.block_size * cost.bytes_per_token
+
+    def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """cdiv(context, block) blocks of every layer (sliding windows not honoured)."""
+        return cdiv(context_tokens, self.block_size) * self.block_bytes(cost)
+
+    def num_blocks(self, cost: ModelCost, budget_bytes: int) -> int:
+        """ "# GPU blocks": int(available // block bytes)."""
+        return max(budget_bytes, 0) // self.block_bytes(cost)
+
+    def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int:
+        """Blocks x block size (the "maximum number of tokens ... in KV cache")."""
+        return self.num_blocks(cost, budget_bytes) * self.block_size
+
+    def max_concurrency(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
+    ) -> float:
+        """num_gpu_blocks x block_size / max_model_len."""
+        length = context_tokens or self.max_model_len
+        if not length:
+            raise EngineRuleError(
+                "give a context or max_model_len", field="max_model_len"
+            )
+        return self.pool_tokens(cost, budget_bytes) / length
+
+    def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
+        """One block of every layer per block_size tokens."""
+        blocks = cdiv(context_tokens, self.block_size)
+        return [
+            f"{self.label}: cdiv({context_tokens:,}, {self.block_size}) = {blocks:,} blocks"
+            f" x {self.block_bytes(cost):,} B (block {self.block_size} x"
+            f" {cost.bytes_per_token:,} B per token, every layer, windows not honoured)"
+            f" = {self.request_bytes(cost, context_tokens):,} B",
+        ]

@@ -1,0 +1,279 @@
+"""`kvplan check`: a log's figures beside kvplan's predictions, with a verdict for each.
+
+A verdict is `match` (the prediction prints as the engine printed), `within rounding` (inside
+the range the log's own two-decimal rounding allows), or `mismatch`, for which the likely cause
+is found by trying the usual mistakes one at a time (TP ignored, another TP, fp8 for bf16,
+another block size, another vLLM version's token line, ...) and naming the one that fits.
+"""
+
+from dataclasses import replace
+from fractions import Fraction
+
+from kvplan.engines import get_profile, parse_knobs
+from kvplan.errors import KvplanError
+from kvplan.formats import canonical_name, get_format
+from kvplan.logs import LogError, LogFacts, Logged
+from kvplan.predict import INPUTS, Prediction, Setup, predict
+from kvplan.rows import Rows
+from kvplan.spec import ModelSpec
+
+CHECK_COLUMNS = (
+    "figure",
+    "unit",
+    "logged",
+    "predicted",
+    "diff",
+    "diff_pct",
+    "verdict",
+    "note",
+)
+
+# Name parts that change weights or training but not the KV-cache geometry.
+_SUFFIXES = (
+    "-instruct", "-chat", "-it", "-base", "-hf", "-fp8", "-fp8-dynamic", "-awq", "-gptq",
+    "-int4", "-int8", "-bf16", "-thinking", "-sft",
+)  # fmt: skip
+
+FAMILIES = {"vllm": "vllm", "vllm-v0": "vllm"}
+
+
+def _shipped_match(name: str) -> tuple[ModelSpec, str] | None:
+    """A shipped spec for a model name from a log, dropping path and weight suffixes."""
+    from kvplan.catalog import find_shipped, load_spec_file
+
+    key = name.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    dropped = []
+    while True:
+        try:
+            path = find_shipped(key)
+        except KvplanError:
+            path = None
+        if path:
+            spec = load_spec_file(path)
+            how = f" (ignoring {', '.join(dropped)})" if dropped else ""
+            return spec, f"matched the log's model {name!r} to {spec.name}{how}"
+        suffix = next((s for s in _SUFFIXES if key.endswith(s)), None)
+        if suffix is None:
+            return None
+        key, dropped = key[: -len(suffix)], [*dropped, suffix.lstrip("-")]
+
+
+def resolve_model(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
+    """The spec to predict with: --model, else the log's model matched to a shipped spec."""
+    from kvplan.catalog import load_spec
+
+    if model:
+        spec = load_spec(model)
+        return spec, f"model {spec.name} (from --model)"
+    if not facts.model:
+        raise LogError(
+            "the log does not name its model; pass --model NAME, a spec .yaml or a"
+            " config.json",
+            field="model",
+        )
+    found = _shipped_match(facts.model)
+    if found is None:
+        raise LogError(
+            f"the log's model {facts.model!r} does not match a shipped spec; pass --model"
+            " NAME, a spec .yaml or its config.json",
+            field="model",
+        )
+    return found
+
+
+def _log_knobs(facts: LogFacts, spec: ModelSpec, profile) -> dict:
+    """The engine settings the log states, as the profile's knobs."""
+    known = profile.knobs()
+    length = facts.max_model_len or spec.max_positions
+    values = {
+        "block_size": facts.block_size,
+        "max_model_len": length,
+        "max_seq_len": facts.max_model_len,
+        "max_num_batched_tokens": facts.max_num_batched_tokens,
+        "type_k": facts.kv_cache_dtype if facts.engine == "llamacpp" else None,
+        "type_v": facts.type_v,
+        "n_ubatch": facts.extra.get("n_ubatch"),
+        "n_seq": facts.extra.get("n_seq"),
+    }
+    return {k: v for k, v in values.items() if v is not None and k in known}
+
+
+def _profile(facts: LogFacts, spec: ModelSpec, engine: str | None, options) -> object:
+    """The log's engine (at the log's version) or --engine, with the log's settings."""
+    name = engine or facts.engine
+    if not engine and facts.engine == "vllm" and facts.version:
+        name = f"vllm@{facts.version}"
+    family = FAMILIES.get(name.split("@")[0], name.split("@")[0])
+    if family != FAMILIES.get(facts.engine, facts.engine):
+        raise LogError(
+            f"the log is a {facts.format} log; --engine {engine} does not apply",
+            field="engine",
+        )
+    profile = get_profile(name)
+    knobs = _log_knobs(facts, spec, profile)
+    knobs.update(parse_knobs(profile, options or ()))
+    return profile.with_knobs(**knobs)
+
+
+def build_setup(
+    facts: LogFacts,
+    spec: ModelSpec,
+    *,
+    engine: str | None = None,
+    options=(),
+    tp: int | None = None,
+    cache_dtype: str | None = None,
+) -> tuple[Setup, list[str]]:
+    """The setup the log describes, overridden by the options; notes say what was assumed."""
+    profile = _profile(facts, spec, engine, options)
+    notes = []
+    if tp is None and facts.tp is None:
+        notes.append("TP is not in the log: predicted for TP 1 (pass --tp)")
+    dtype = cache_dtype or facts.kv_cache_dtype or "auto"
+    dtype = canonical_name(dtype)
+    setup = Setup(spec=spec, profile=profile, tp=tp or facts.tp or 1, cache_dtype=dtype)
+    return setup, notes
+
+
+def _printed_close(logged: Logged, value) -> bool:
+    """Whether `value` prints as the logged figure (within half its last digit)."""
+    return abs(logged.value - Fraction(value)) <= logged.half_step
+
+
+def _within(logged: Logged, p: Prediction) -> bool:
+    low = Fraction(p.low) - logged.half_step
+    high = Fraction(p.high) + logged.half_step
+    return low <= logged.value <= high
+
+
+def verdict(logged: Logged, prediction: Prediction) -> str:
+    """match, within rounding or mismatch."""
+    if _printed_close(logged, prediction.value):
+        return "match"
+    return "within rounding" if _within(logged, prediction) else "mismatch"
+
+
+def _alternatives(setup: Setup):
+    """The usual mistakes, one at a time: (what it looks like, the setup that makes it)."""
+    profile, knobs = setup.profile, setup.profile.knobs()
+    if setup.tp > 1:
+        yield (
+            "TP ignored (the engine sized one GPU for the whole model)",
+            replace(setup, tp=1),
+        )
+    for tp in (2, 4, 8):
+        if tp != setup.tp:
+            yield f"TP {tp}, not {setup.tp}", replace(setup, tp=tp)
+    fmt = get_format(setup.cache_dtype, model_dtype=setup.spec.dtype).name
+    other = "bf16" if fmt.startswith("fp8") else "fp8"
+    yield f"a {other} cache, not {fmt}", replace(setup, cache_dtype=other)
+    variants = {
+        "token_line": ("per_group", "from_concurrency"),
+        "hybrid_allocator": (False,),
+        "mamba_pages": (2,),
+        "max_num_batched_tokens": (2048, 8192, 16384),
+        "block_size": (16, 32, 64),
+    }
+    for knob, values in variants.items():
+        for value in values:
+            if knob in knobs and knobs[knob] != value:
+                changed = replace(setup, profile=profile.with_knobs(**{knob: value}))
+                yield f"{knob} = {value}", changed
+
+
+def likely_cause(facts: LogFacts, setup: Setup, name: str, ratio: float) -> str:
+    """The first usual mistake that reproduces the logged figure, else the ratio alone."""
+    logged = facts.figures[name]
+    for description, alternative in _alternatives(setup):
+        try:
+            other = predict(facts, alternative).get(name)
+        except KvplanError:
+            continue
+        if other is not None and _within(logged, other):
+            return f"looks like {description}: predicted/logged = {ratio:.2f}"
+    return (
+        f"predicted/logged = {ratio:.2f}; no single setting explains it (check the model,"
+        " TP, cache dtype and engine version)"
+    )
+
+
+def _row(facts: LogFacts, setup: Setup, logged: Logged, p: Prediction) -> dict:
+    value = logged.value
+    shown = (
+        int(value) if logged.decimals == 0 and value.denominator == 1 else float(value)
+    )
+    diff = Fraction(p.value) - value
+    pct = round(float(100 * diff / value), 6) if value else None
+    result = verdict(logged, p)
+    note = f"from {p.basis}"
+    if result == "mismatch":
+        ratio = float(Fraction(p.value) / value) if value else float("inf")
+        note = f"{likely_cause(facts, setup, logged.name, ratio)}; {note}"
+    return {
+        "figure": logged.name,
+        "unit": logged.unit,
+        "logged": shown,
+        "predicted": p.value,
+        "diff": int(diff) if diff.denominator == 1 else round(float(diff), 9),
+        "diff_pct": pct,
+        "verdict": result,
+        "note": note,
+    }
+
+
+def check_rows(facts: LogFacts, setup: Setup, notes: list[str]) -> Rows:
+    """One row per logged figure the profile predicts."""
+    predictions = predict(facts, setup)
+    rows = [
+        _row(facts, setup, logged, predictions[name])
+        for name, logged in facts.figures.items()
+        if name in predictions
+    ]
+    if not rows:
+        raise LogError(
+            f"the log's figures ({', '.join(facts.figures)}) have nothing kvplan predicts",
+            field="log",
+        )
+    skipped = [n for n in facts.figures if n not in predictions and n not in INPUTS]
+    basis = {p.basis for p in predictions.values()}
+    skipped = [n for n in skipped if not any(n in b for b in basis)]
+    if skipped:
+        notes = [*notes, f"logged but not predicted: {', '.join(skipped)}"]
+    return Rows.from_dicts(rows, CHECK_COLUMNS, notes)
+
+
+_SHOWN_KNOBS = (
+    "block_size",
+    "max_model_len",
+    "max_num_batched_tokens",
+    "max_seq_len",
+    "free_gpu_memory_fraction",
+    "type_k",
+    "type_v",
+    "n_ubatch",
+)
+
+
+def header_notes(facts: LogFacts, setup: Setup) -> list[str]:
+    """What was read and what the prediction assumed, and vLLM's hybrid disagreement."""
+    profile = setup.profile
+    fmt = get_format(setup.cache_dtype, model_dtype=setup.spec.dtype).name
+    shown = profile.settings_text(_SHOWN_KNOBS)
+    version = f" {facts.version}" if facts.version else ""
+    notes = [
+        f"{facts.format} log{version}: predicted with {profile.label}, TP {setup.tp},"
+        f" cache {fmt}; {shown}"
+    ]
+    if facts.engine == "vllm":
+        from kvplan.engines.vllm_explain import hybrid_note
+
+        tokens = facts.figures.get("kv_cache_tokens")
+        concurrency = facts.figures.get("max_concurrency")
+        note = hybrid_note(
+            profile,
+            setup.cost(),
+            int(tokens.value) if tokens else None,
+            float(concurrency.value) if concurrency else None,
+        )
+        notes += [note] if note else []
+    return notes
