@@ -236,8 +236,7 @@ def _does_not_fit(spec, gpu, opts, fmt, held, base, reserve, index) -> DoesNotFi
         f"{fmt.name} ({where}), the {gpu.name} gives {format_gib(base - reserve)} "
         f"({format_gib(gpu.budget_bytes)} x {float(opts.memory_fraction):g} - "
         f"{format_gib(reserve)} reserve); raise --tp/--pp, use a smaller --weight-dtype, "
-        "or a larger GPU",
-        field="gpu",
+        "or a larger GPU"
     )
 
 

@@ -10,6 +10,7 @@ Weight bytes per tensor at a weight dtype (docs/capacity.md, "Weight dtypes"):
     fp8         1 B a value + one fp32 scale per 128 x 128 block
     int8        1 B a value + one fp16 scale per output row
     int4        0.5 B a value + per group of 128 input values an fp16 scale and a 4-bit zero
+    mxfp4       0.5 B a value + one scale byte per 32 input values (gpt-oss's experts)
 
 Only projections inside the layers take the weight dtype; embeddings, LM head, norms, routers
 and biases stay at 2 B, as quantized checkpoints keep them.
@@ -34,7 +35,11 @@ class WeightFormat:
     value_bits: int
     block: int = 0  # fp8: one scale per block x block values
     row_scale_bytes: int = 0  # int8: one scale per output row
-    group_values: int = 0  # int4: one scale and zero point per group of input values
+    group_values: int = (
+        0  # int4, mxfp4: a scale (and zero point) per group of input values
+    )
+    group_scale_bytes: int = 0
+    group_zero_bits: int = 0
     flops_dtype: str = (
         "bf16"  # the peak FLOP/s the matmuls run at (see docs/capacity.md)
     )
@@ -47,7 +52,8 @@ class WeightFormat:
             return values + blocks * 4  # fp32 scale per block
         if self.group_values:
             groups = rows * -(-cols // self.group_values)
-            return values + groups * 2 + -(-groups // 2)  # fp16 scale, 4-bit zero point
+            zeros = -(-groups * self.group_zero_bits // 8)
+            return values + groups * self.group_scale_bytes + zeros
         return values + rows * self.row_scale_bytes
 
     @property
@@ -79,13 +85,22 @@ WEIGHT_FORMATS = {
             description="int4, fp16 scale and 4-bit zero point per group of 128 (GPTQ/AWQ)",
             value_bits=4,
             group_values=128,
+            group_scale_bytes=2,
+            group_zero_bits=4,
+        ),
+        WeightFormat(
+            name="mxfp4",
+            description="OCP MXFP4: e2m1 values, one e8m0 scale byte per 32 (gpt-oss)",
+            value_bits=4,
+            group_values=32,
+            group_scale_bytes=1,
         ),
     )
 }
 
 
 def weight_format(name: str) -> WeightFormat:
-    """A weight dtype by name (bf16, fp16, fp8, int8, int4), case-insensitively."""
+    """A weight dtype by name (bf16, fp16, fp8, int8, int4, mxfp4), case-insensitively."""
     key = str(name).strip().lower()
     key = {"bfloat16": "bf16", "float16": "fp16", "fp8_e4m3": "fp8", "w4": "int4"}.get(
         key, key

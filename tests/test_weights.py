@@ -203,10 +203,12 @@ def test_fp8_int8_int4_layouts_count_their_scales():
     groups = rows * (cols // 128)
     expected = rows * cols // 2 + groups * 2 + groups // 2
     assert weight_format("int4").matrix_bytes(rows, cols) == expected
+    # mxfp4: half a byte a value and one scale byte per 32 inputs: 4.25 bits a value
+    assert weight_format("mxfp4").matrix_bytes(rows, cols) == rows * cols * 17 // 32
 
 
 def test_unknown_weight_dtype_names_the_choices():
-    with pytest.raises(KvplanError, match="bf16, fp16, fp8, int8, int4"):
+    with pytest.raises(KvplanError, match="bf16, fp16, fp8, int8, int4, mxfp4"):
         weight_format("nf4")
 
 

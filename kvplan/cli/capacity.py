@@ -113,7 +113,7 @@ def _options(**given):
     "--weight-dtype",
     default="bf16",
     show_default=True,
-    help="Weight dtype: bf16, fp16, fp8, int8, int4 (layouts in docs/capacity.md).",
+    help="Weight dtype: bf16, fp16, fp8, int8, int4, mxfp4 (docs/capacity.md).",
 )
 @click.option(
     "--weights", default=None, help="All weight bytes instead of counting: 16GiB."
