@@ -14,10 +14,10 @@ stage bounds the answer. docs/capacity.md defines every column.
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kvplan.errors import DoesNotFitError
+from kvplan.errors import DoesNotFitError, KvplanError
 from kvplan.floors import prefill_flops, tpot_floor_ms, ttft_floor_ms
 from kvplan.gpus import Gpu
-from kvplan.reservation import IdealReservation
+from kvplan.reservation import IdealReservation, Reservation
 from kvplan.sizing import ModelCost, model_cost
 from kvplan.spec import ModelSpec
 from kvplan.units import GIB, format_gib
@@ -32,9 +32,8 @@ from kvplan.weights import (
 )
 
 BASE_RESERVE_BYTES = GIB  # CUDA context, NCCL and cuBLAS workspaces, CUDA graphs, slack
-DEFAULT_MAX_BATCHED_TOKENS = (
-    8192  # vLLM's default chunked-prefill batch for `vllm serve`
-)
+# vLLM's default chunked-prefill batch for `vllm serve`
+DEFAULT_MAX_BATCHED_TOKENS = 8192
 ACTIVATION_VALUE_BYTES = 2  # activations in bf16
 
 
@@ -47,16 +46,39 @@ class CapacityOptions:
     memory_fraction: Fraction = Fraction(9, 10)
     reserve_bytes: int | None = None  # None: the default reserve (see default_reserve)
     max_batched_tokens: int = DEFAULT_MAX_BATCHED_TOKENS
-    kv_budget_bytes: int | None = (
-        None  # the cache budget per GPU, as an engine logged it
-    )
+    kv_budget_bytes: int | None = None  # the cache budget per GPU, as a log printed it
     weight_dtype: str = "bf16"
     weight_bytes: int | None = None  # --weights: all weight bytes, all GPUs together
     params: int | None = None  # --params
     output_tokens: int = 0
     mla_mode: str = "latent"
     state_dtype: str | None = None
-    reservation: IdealReservation = field(default_factory=IdealReservation)
+    reservation: Reservation = field(default_factory=IdealReservation)
+
+    def __post_init__(self) -> None:
+        fraction = self.memory_fraction
+        if isinstance(fraction, float):  # from Python: 0.9 means nine tenths, exactly
+            fraction = Fraction(str(fraction))
+            object.__setattr__(self, "memory_fraction", fraction)
+        if not isinstance(fraction, Fraction | int) or not 0 < fraction <= 1:
+            raise KvplanError(
+                f"expected a number in (0, 1] such as 0.9, got {fraction!r}",
+                field="memory_fraction",
+            )
+        for name in ("tp", "pp", "max_batched_tokens"):
+            _check_int(getattr(self, name), name, minimum=1)
+        for name in ("kv_budget_bytes", "weight_bytes", "params"):
+            if getattr(self, name) is not None:
+                _check_int(getattr(self, name), name, minimum=1)
+        if self.reserve_bytes is not None:
+            _check_int(self.reserve_bytes, "reserve", minimum=0)
+        _check_int(self.output_tokens, "output_tokens", minimum=0)
+
+
+def _check_int(value: object, name: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        least = "a positive" if minimum else "a non-negative"
+        raise KvplanError(f"expected {least} integer, got {value!r}", field=name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,9 +88,7 @@ class Stage:
     index: int
     layers: range
     cost: ModelCost  # the stage's layers, sharded by TP
-    weight_bytes: (
-        int | None
-    )  # None: not known (a --kv-budget run of a spec without weights)
+    weight_bytes: int | None  # None: unknown (--kv-budget and a spec without weights)
     dense_read_bytes: int | None  # weights a decode step reads, routed experts aside
     expert_bytes: int  # one copy of the routed experts of all its MoE layers
     budget_bytes: int

@@ -39,16 +39,24 @@ COLUMNS = (
 
 
 def kv_heads(spec: ModelSpec, tp: int) -> tuple[int, bool]:
-    """KV heads one GPU holds in the first cache layer, and whether they are replicas.
+    """KV heads one GPU holds in the first cache layer, and whether any layer keeps replicas.
 
-    An MLA layer holds one latent row on every rank (a replica whenever TP > 1).
+    A layer with fewer KV heads than TP keeps one whole head per rank (a replica); an MLA
+    layer holds its one latent row on every rank (a replica whenever TP > 1).
     """
-    layer = next((x for x in spec.layers if x.holds_kv), None)
-    if layer is None:
+    layers = [x for x in spec.layers if x.holds_kv]
+    if not layers:
         return 0, False
-    if layer.kind == "mla":
-        return 1, tp > 1
-    return layer.sharded(tp).n_kv_heads, tp > layer.n_kv_heads
+    first = layers[0]
+    heads = 1 if first.kind == "mla" else first.sharded(tp).n_kv_heads
+    replicated = any(tp > (1 if x.kind == "mla" else x.n_kv_heads) for x in layers)
+    return heads, replicated
+
+
+def _fewest_kv_heads(spec: ModelSpec) -> int | None:
+    """The smallest KV-head count of the model's attention (non-MLA) layers."""
+    counts = [x.n_kv_heads for x in spec.layers if x.holds_kv and x.kind != "mla"]
+    return min(counts, default=None)
 
 
 def _row(p: Plan, context: int, batch: int) -> dict:
@@ -124,15 +132,16 @@ def _plan_notes(p: Plan) -> list[str]:
         )
     else:
         notes.append(_budget_note(p))
-    heads, replicated = kv_heads(spec, opts.tp)
-    layer = next((x for x in spec.layers if x.holds_kv), None)
-    if replicated and layer is not None and layer.kind != "mla":
+    fewest = _fewest_kv_heads(spec)
+    if fewest is not None and opts.tp > fewest:
+        counts = {x.n_kv_heads for x in spec.layers if x.holds_kv and x.kind != "mla"}
+        which = "its" if len(counts) == 1 else "some of its layers'"
         notes.append(
-            f"{spec.name}: TP {opts.tp} exceeds its {layer.n_kv_heads} KV heads, so each GPU "
-            f"holds a replica of {heads} head: KV bytes per GPU stop shrinking past "
-            f"TP {layer.n_kv_heads}"
+            f"{spec.name}: TP {opts.tp} exceeds {which} {fewest} KV heads, so each GPU holds "
+            f"a replica of one head there: those KV bytes per GPU stop shrinking past "
+            f"TP {fewest}"
         )
-    if replicated and layer is not None and layer.kind == "mla":
+    if opts.tp > 1 and any(x.kind == "mla" for x in spec.layers):
         notes.append(
             f"{spec.name}: the MLA latent serves all heads, so each of the {opts.tp} TP GPUs "
             "holds all of it"

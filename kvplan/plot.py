@@ -71,9 +71,10 @@ def capacity_plot(plans, *, context: int, batch: int, path: str | Path) -> Path:
     ax.set_title("KV cache against context, and the per-GPU budget")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     target = Path(path)
-    temporary = target.with_name(f".{target.name}.tmp.png")
+    suffix = target.suffix.lower() or ".png"
+    temporary = target.with_name(f".{target.stem}.tmp{suffix}")
     try:
-        fig.savefig(temporary, dpi=DPI)
+        fig.savefig(temporary, dpi=DPI, format=suffix[1:])
         temporary.replace(target)
     finally:
         plt.close(fig)

@@ -12,9 +12,43 @@ grows (a sliding window's peak span is kept), so the longest context that fits i
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from kvplan.errors import KvplanError
 from kvplan.sizing import GroupCost, ModelCost
+
+
+class Reservation(Protocol):
+    """What capacity asks of an allocator; IdealReservation is one, engine profiles others."""
+
+    name: str
+    block_size: int
+    shared_prefix_tokens: int
+
+    def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix;
+        never decreasing with `context_tokens` (capacity searches it)."""
+        ...
+
+    def shared_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes a shared prompt prefix takes once per GPU at that request length."""
+        ...
+
+    def pool_blocks(self, cost: ModelCost, budget_bytes: int) -> int | None:
+        """Blocks a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
+        """Tokens a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def grows_without_bound(self, cost: ModelCost) -> bool:
+        """Whether request_bytes keeps growing with the length."""
+        ...
+
+    def plateau_tokens(self, cost: ModelCost) -> int:
+        """For a model that does not grow without bound: a length past which it is flat."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -307,3 +307,20 @@ def test_a_logged_cache_budget_gives_the_logged_tokens_within_one_percent(point)
         assert row["max_concurrency"] == pytest.approx(
             logged["max_concurrency_x"], rel=0.01
         )
+
+
+def test_options_from_python_are_checked_and_exact():
+    assert CapacityOptions(memory_fraction=0.9).memory_fraction == Fraction(9, 10)
+    with pytest.raises(KvplanError, match="memory_fraction"):
+        CapacityOptions(memory_fraction=1.5)
+    with pytest.raises(KvplanError, match="tp: expected a positive integer"):
+        CapacityOptions(tp=0)
+    with pytest.raises(KvplanError, match="output_tokens"):
+        CapacityOptions(output_tokens=-1)
+
+
+def test_replication_in_some_layers_is_flagged():
+    # gemma-4-31b: sliding layers have 16 KV heads, its 10 global layers 4
+    rows = capacity("gemma-4-31b", tp=8, context="32k", options=budget(40 * GIB))
+    assert (rows[0]["kv_heads_per_gpu"], rows[0]["kv_replicated"]) == (2, True)
+    assert any("some of its layers' 4 KV heads" in n for n in rows.notes)

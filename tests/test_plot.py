@@ -62,3 +62,11 @@ def test_cli_plot_writes_a_png(tmp_path):
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wrote the plot" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["capacity.png"]  # no temporary left
+
+
+def test_a_plot_file_of_another_type_is_refused_before_any_work(tmp_path):
+    target = tmp_path / "capacity.jpg"
+    result = kvplan("capacity", "llama-3.1-8b", "--gpu", "h100", "--plot", str(target))
+    assert result.returncode == 2
+    assert "expected a .png, .svg or .pdf file" in result.stderr
+    assert not target.exists()

@@ -191,6 +191,8 @@ def capacity(
     for path in (output, plot_path):
         if path:
             check_writable(path, force=force)
+    if plot_path:
+        _check_plot_suffix(plot_path)
     options = _options(**given)
     result = capacity_result(
         list(models),
@@ -207,6 +209,18 @@ def capacity(
         _plot(result, plot_path)
     title = "Per GPU: weights, KV budget, KV bytes per token, tokens the cache holds, headroom"
     emit(result.rows, _columns(), fmt=fmt, output=output, force=force, title=title)
+
+
+def _check_plot_suffix(path: str) -> None:
+    """The plot's file type comes from its suffix: png, svg or pdf."""
+    from pathlib import Path
+
+    from kvplan.errors import OutputError
+
+    if Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise OutputError(
+            f"{path}: expected a .png, .svg or .pdf file for the plot", field="plot"
+        )
 
 
 def _plot(result, path) -> None:
