@@ -56,15 +56,21 @@ _TRAITS: dict[str, dict] = {
     "llama4_text": {},
     "jamba": {},
     "minimax_m2": {"qk_norm": "full"},
+    "qwen3_next": {"qk_norm": "head"},
+    "qwen3_5_text": {"qk_norm": "head"},
+    "qwen3_5_moe_text": {"qk_norm": "head"},
     "nemotron_h": {"gated_mlp": False, "norms_per_layer": 1, "block_mlp": False},
 }
+
+# Types whose attention multiplies its output by a gate that q_proj also emits.
+_GATED_ATTENTION = ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text")
 
 # Types whose MLP width defaults to 4 x hidden when the config leaves it out.
 _FOUR_X_HIDDEN = ("gpt2", "gpt_bigcode", "gptj", "falcon", "bloom")
 
 
 def read_weights(
-    reader: ConfigReader, *, n_layers: int, hidden: int
+    reader: ConfigReader, *, n_layers: int, hidden: int, top: dict | None = None
 ) -> WeightShape | None:
     """The WeightShape a config gives, or None with a reading that says why not."""
     traits = _TRAITS.get(reader.model_type)
@@ -75,7 +81,7 @@ def read_weights(
         )
         return None
     try:
-        return _shape(reader, dict(traits), n_layers=n_layers, hidden=hidden)
+        return _shape(reader, dict(traits), n_layers=n_layers, hidden=hidden, top=top)
     except SpecError as error:
         reader.readings.append(
             f"parameter count not read ({error.args[0]}); "
@@ -84,7 +90,7 @@ def read_weights(
         return None
 
 
-def _shape(reader: ConfigReader, traits: dict, *, n_layers: int, hidden: int):
+def _shape(reader: ConfigReader, traits: dict, *, n_layers: int, hidden: int, top):
     """The WeightShape from a config known to be of a supported type."""
     kind = reader.model_type
     traits.update(_biases(reader, kind))
@@ -96,6 +102,10 @@ def _shape(reader: ConfigReader, traits: dict, *, n_layers: int, hidden: int):
         )
     if kind == "cohere" and reader.flag("use_qk_norm"):
         traits["qk_norm"] = "full"
+    if kind in _GATED_ATTENTION:
+        traits["attention_output_gate"] = bool(
+            reader.get("attn_output_gate", default=True)
+        )
     if reader.present("q_lora_rank"):
         traits["q_lora_rank"] = reader.integer("q_lora_rank")
     if reader.present("index_n_heads"):
@@ -104,13 +114,23 @@ def _shape(reader: ConfigReader, traits: dict, *, n_layers: int, hidden: int):
     return WeightShape(
         vocab_size=reader.integer("vocab_size", "padded_vocab_size"),
         intermediate_size=_mlp_width(reader, kind, hidden, moe, n_layers),
-        # types that tie by default say so in config_defaults; the others' classes default
-        # to untied embeddings
-        tie_embeddings=bool(reader.get("tie_word_embeddings", default=False)),
+        tie_embeddings=_tied(reader, top or {}),
         moe=moe,
         mixer=_mixer(reader, kind, hidden),
         **traits,
     )
+
+
+def _tied(reader: ConfigReader, top: dict) -> bool:
+    """tie_word_embeddings of the text config, else of the outer (multimodal) config.
+
+    Types that tie by default say so in config_defaults; the others' classes default to
+    untied embeddings.
+    """
+    if reader.present("tie_word_embeddings") or "tie_word_embeddings" not in top:
+        return bool(reader.get("tie_word_embeddings", default=False))
+    reader.readings.append("tie_word_embeddings read from the outer config")
+    return bool(top["tie_word_embeddings"])
 
 
 def _biases(reader: ConfigReader, kind: str) -> dict:
@@ -222,7 +242,7 @@ def _shared_experts(reader: ConfigReader, kind: str, expert_width: int) -> dict:
 
 
 def _mixer(reader: ConfigReader, kind: str, hidden: int) -> MixerShape | None:
-    """The Mamba mixer of hybrid types (Jamba: Mamba-1; Nemotron-H: Mamba-2)."""
+    """The mixer of hybrid types: Jamba's Mamba-1, Nemotron-H's Mamba-2, Qwen's linear attention."""
     if kind == "jamba":
         return MixerShape(
             kind="mamba",
@@ -244,5 +264,15 @@ def _mixer(reader: ConfigReader, kind: str, hidden: int) -> MixerShape | None:
             conv_kernel=reader.integer("conv_kernel"),
             conv_bias=bool(reader.get("use_conv_bias", default=True)),
             proj_bias=reader.flag("mamba_proj_bias"),
+        )
+    if kind in _GATED_ATTENTION:
+        return MixerShape(
+            kind="linear_attention",
+            key_heads=reader.integer("linear_num_key_heads"),
+            key_head_dim=reader.integer("linear_key_head_dim"),
+            value_heads=reader.integer("linear_num_value_heads"),
+            value_head_dim=reader.integer("linear_value_head_dim"),
+            conv_kernel=reader.integer("linear_conv_kernel_dim"),
+            conv_bias=False,
         )
     return None

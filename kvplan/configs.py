@@ -309,7 +309,7 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
             "dense_attention_every_n_layers: the block-sparse layers still cache every token"
         )
     ssm_dtype = reader.get("mamba_ssm_dtype", "mamba_ssm_cache_dtype", default=None)
-    weights = read_weights(reader, n_layers=n_layers, hidden=hidden)
+    weights = read_weights(reader, n_layers=n_layers, hidden=hidden, top=data)
     unread = reader.unread_cache_keys()
     if unread:
         reader.readings.append(

@@ -1,9 +1,11 @@
 """Parameter counts from a spec's shape, weight dtypes, and pipeline-stage partitions."""
 
+import json
+
 import pytest
 
 from kvplan.catalog import load_spec
-from kvplan.configs import load_config
+from kvplan.configs import load_config, spec_from_config
 from kvplan.errors import KvplanError, SpecError
 from kvplan.specyaml import spec_to_yaml
 from kvplan.weights import (
@@ -142,7 +144,12 @@ CARDS = [
         "1T",
         "moonshotai/Kimi-K2-Instruct card: 1T total, 32B active",
     ),
-    ("minimax-m2.5", "total", "230B", "MiniMaxAI card: 230B total, 10B active"),
+    (
+        "minimax-m2.5",
+        "total",
+        "230B",
+        "MiniMaxAI/MiniMax-M2 card: 230B, 10B active (M2.5 keeps the shape)",
+    ),
     (
         "deepseek-v2-lite",
         "total",
@@ -172,6 +179,12 @@ CARDS = [
     ("olmo-2-7b", "total", "7B", "allenai/OLMo-2-1124-7B card"),
     ("starcoder2-7b", "total", "7B", "bigcode/starcoder2-7b card"),
     ("aya-23-8b", "total", "8B", "CohereForAI/aya-23-8B card"),
+    (
+        "qwen3.5-27b",
+        "total",
+        "27B",
+        "the size in the name Qwen/Qwen3.5-27B (text model, no MTP)",
+    ),
 ]
 
 
@@ -288,7 +301,46 @@ def test_unknown_weights_key_is_named(tmp_path):
 
 
 def test_a_config_of_an_unknown_layout_has_no_weight_shape():
-    spec = load_spec("qwen3.5-27b")
+    data = json.loads((CONFIGS / "Llama-3.1-8B.json").read_text())
+    data["model_type"] = "internlm2"  # a type whose layer layout kvplan does not know
+    spec = spec_from_config(data, name="x")
     assert spec.weights is None
+    assert any("layer layout of model type 'internlm2'" in r for r in spec.readings)
     with pytest.raises(SpecError, match="--weights 16GiB.*--params 8.03B"):
         param_count(spec)
+
+
+def test_tie_word_embeddings_of_a_multimodal_outer_config_is_read():
+    data = json.loads((CONFIGS / "Gemma-3-4b-it.json").read_text())
+    assert load_config(
+        CONFIGS / "Gemma-3-4b-it.json"
+    ).weights.tie_embeddings  # type default
+    data["tie_word_embeddings"] = False  # said only on the outer config
+    spec = spec_from_config(data, name="x")
+    assert spec.weights.tie_embeddings is False
+    assert any("outer config" in r for r in spec.readings)
+
+
+def test_qwen35_linear_attention_layers_are_counted():
+    spec = load_spec(
+        "qwen3.5-27b"
+    )  # 48 gated-delta-rule layers + 16 gated attention layers
+    hidden, keys, values = 5120, 16 * 128, 48 * 128
+    linear = (
+        (2 * keys + 2 * values) * hidden  # in_proj q, k, v and z
+        + 2 * 48 * hidden  # in_proj b and a
+        + (2 * keys + values) * 4  # conv1d, kernel 4, no bias
+        + 2 * 48  # dt_bias, A_log
+        + 128  # gated RMSNorm over a value head
+        + hidden * values  # out_proj
+    )
+    attention = (
+        2 * 24 * 256 * hidden  # q_proj with its output gate
+        + 2 * 4 * 256 * hidden  # k and v
+        + hidden * 24 * 256  # o_proj
+        + 2 * 256  # q_norm, k_norm
+    )
+    mlp, norms = 3 * hidden * 17408, 2 * hidden
+    total = 48 * (linear + mlp + norms) + 16 * (attention + mlp + norms)
+    total += 2 * 248320 * hidden + hidden  # untied embeddings and LM head, final norm
+    assert param_count(spec).total == total
