@@ -175,7 +175,7 @@ def _params(spec: ModelSpec, fmt: WeightFormat, opts: CapacityOptions):
         return opts.params, opts.params, 0, []
     if opts.weight_bytes is None:
         return None, None, 0, []
-    inferred = opts.weight_bytes * 8 // fmt.value_bits  # type: ignore[operator]
+    inferred = opts.weight_bytes * 8 // fmt.value_bits
     note = (
         f"{spec.name}: parameters taken as --weights / {fmt.value_bits // 8 or 0.5} B "
         f"({inferred:,}), for the prefill floor only"

@@ -21,9 +21,14 @@ from kvplan.sizing import GroupCost, ModelCost
 class Reservation(Protocol):
     """What capacity asks of an allocator; IdealReservation is one, engine profiles others."""
 
-    name: str
-    block_size: int
-    shared_prefix_tokens: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def block_size(self) -> int: ...
+
+    @property
+    def shared_prefix_tokens(self) -> int: ...
 
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
         """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix;

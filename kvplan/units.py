@@ -71,7 +71,9 @@ def parse_bytes(text: object, *, field: str = "bytes", allow_zero: bool = False)
     return size
 
 
-def parse_bytes_rounded(text: object, *, field: str = "bytes") -> tuple[int, bool]:
+def parse_bytes_rounded(
+    text: object, *, field: str = "bytes", allow_zero: bool = False
+) -> tuple[int, bool]:
     """Bytes from a size that an engine printed rounded (`3.81GiB`): whole bytes, rounded down.
 
     Returns (bytes, rounded): `rounded` is True when the size was not a whole number of bytes,
@@ -79,9 +81,9 @@ def parse_bytes_rounded(text: object, *, field: str = "bytes") -> tuple[int, boo
     """
     match = _NUMBER.match(str(text)) if not isinstance(text, (bool, int)) else None
     if match is None or match.group(2).lower() not in _BYTE_SUFFIX:
-        return parse_bytes(text, field=field), False
+        return parse_bytes(text, field=field, allow_zero=allow_zero), False
     exact = Fraction(match.group(1)) * _BYTE_SUFFIX[match.group(2).lower()]
-    if exact < 1:
+    if exact < 1 and not (allow_zero and exact == 0):
         raise UnitError(f"expected a positive size, got {text!r}", field=field)
     return int(exact), exact.denominator != 1
 

@@ -34,13 +34,13 @@ def _columns():
     ]
 
 
-def _size(value, field):
+def _size(value, field, *, allow_zero=False):
     """A size option; one an engine printed rounded (3.81GiB) is floored to bytes, with a note."""
     from kvplan.units import parse_bytes_rounded
 
     if value is None:
         return None
-    size, rounded = parse_bytes_rounded(value, field=field)
+    size, rounded = parse_bytes_rounded(value, field=field, allow_zero=allow_zero)
     if rounded:
         note(
             f"--{field.replace('_', '-')} {value} is not a whole number of bytes; "
@@ -71,7 +71,7 @@ def _options(**given):
         memory_fraction=parse_fraction(
             given["memory_fraction"], field="memory_fraction"
         ),
-        reserve_bytes=_size(given["reserve"], "reserve"),
+        reserve_bytes=_size(given["reserve"], "reserve", allow_zero=True),
         max_batched_tokens=parse_tokens(
             given["max_batched_tokens"], field="max_batched_tokens"
         ),
