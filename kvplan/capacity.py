@@ -268,10 +268,25 @@ class StageLoad:
     request_bytes: int
     shared_bytes: int
     used_bytes: int
-    concurrency: float
+    room_bytes: int  # the budget less per-model constants and the shared prefix
+
+    @property
+    def concurrency(self) -> float:
+        """Requests that fit, fractional (as engines print it); inf with no per-request bytes."""
+        return (
+            self.room_bytes / self.request_bytes if self.request_bytes else float("inf")
+        )
+
+    @property
+    def requests(self) -> int:
+        """Whole requests that fit: exact integer division, never below zero."""
+        return (
+            max(0, self.room_bytes // self.request_bytes) if self.request_bytes else 0
+        )
 
 
 def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> StageLoad:
+    """What `batch` requests of `request_tokens` take on one of the stage's GPUs."""
     reservation = plan.options.reservation
     request = reservation.request_bytes(stage.cost, request_tokens)
     shared = reservation.shared_bytes(stage.cost, request_tokens)
@@ -281,7 +296,7 @@ def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> Sta
         request_bytes=request,
         shared_bytes=shared,
         used_bytes=batch * request + shared + stage.cost.fixed_bytes,
-        concurrency=room / request if request else float("inf"),
+        room_bytes=room,
     )
 
 

@@ -106,7 +106,7 @@ def _row(p: Plan, context: int, batch: int) -> dict:
         "cache_blocks": min((b for b in blocks if b is not None), default=None),
         "cache_tokens": min((t for t in pools if t is not None), default=None),
         "max_concurrency": concurrency,
-        "max_requests": int(concurrency) if concurrency is not None else None,
+        "max_requests": bound.requests if concurrency is not None else None,
         "max_context": max_context(p, batch),
         "fits": headroom >= 0,
         "used_bytes_per_gpu": bound.used_bytes,
