@@ -26,7 +26,7 @@ from kvplan.spec import ModelSpec
 TOP_KEYS = {
     "name", "source", "model_type", "dtype", "state_dtype", "ssm_dtype", "hidden_size", "n_heads",
     "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "max_positions", "n_layers",
-    "layers", "notes",
+    "layers", "notes", "weights",
 }  # fmt: skip
 LAYER_KEYS = {
     "kind", "count", "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "window",
@@ -184,9 +184,19 @@ def spec_from_mapping(data: dict, *, where: str, source: str = "") -> ModelSpec:
             model_type=str(data.get("model_type", "")),
             source=str(data.get("source", source)),
             notes=tuple(str(n) for n in data.get("notes") or ()),
+            weights=_weights(data, where),
         )
     except SpecError as error:
         raise SpecError(f"{where}: {error}", field=error.field) from None
+
+
+def _weights(data: dict, where: str):
+    """The optional `weights:` mapping as a WeightShape (docs/specs.md)."""
+    if data.get("weights") is None:
+        return None
+    from kvplan.weight_shape import weight_shape_from_mapping
+
+    return weight_shape_from_mapping(data["weights"], where)
 
 
 def load_spec_file(path: str | Path) -> ModelSpec:

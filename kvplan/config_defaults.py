@@ -102,6 +102,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "head_dim": 256,
         "hidden_size": 3072,
         "max_position_embeddings": 8192,
+        "tie_word_embeddings": True,
     },
     "gemma2": {
         "num_hidden_layers": 26,
@@ -111,6 +112,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "hidden_size": 2304,
         "max_position_embeddings": 8192,
         "sliding_window": 4096,
+        "tie_word_embeddings": True,
     },
     "gemma3_text": {
         "num_hidden_layers": 26,
@@ -121,6 +123,8 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "max_position_embeddings": 131072,
         "sliding_window": 4096,
         "sliding_window_pattern": 6,
+        "vocab_size": 262208,
+        "tie_word_embeddings": True,
     },
     "gemma3n_text": {
         "num_hidden_layers": 35,
@@ -149,6 +153,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "num_attention_heads": 64,
         "hidden_size": 8192,
         "max_position_embeddings": 8192,
+        "tie_word_embeddings": True,
     },
     "cohere2": {
         **_LLAMA_LIKE,
@@ -173,6 +178,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "num_attention_heads": 12,
         "hidden_size": 768,
         "max_position_embeddings": 1024,
+        "tie_word_embeddings": True,
     },
     "gpt_bigcode": {
         "num_hidden_layers": 12,
@@ -181,6 +187,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "hidden_size": 768,
         "max_position_embeddings": 1024,
         "multi_query": True,
+        "tie_word_embeddings": True,
     },
     "gptj": {
         **_LLAMA_LIKE,
@@ -205,12 +212,14 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "max_position_embeddings": 2048,
         "multi_query": True,
         "new_decoder_architecture": False,
+        "tie_word_embeddings": True,
     },
     "bloom": {
         **_LLAMA_LIKE,
         "num_hidden_layers": 2,
         "num_attention_heads": 8,
         "hidden_size": 64,
+        "tie_word_embeddings": True,
     },
     "olmo2": {
         **_LLAMA_LIKE,
@@ -227,6 +236,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "hidden_size": 3072,
         "max_position_embeddings": 4096,
         "sliding_window": None,
+        "tie_word_embeddings": True,
     },
     "deepseek_v2": {
         "num_hidden_layers": 32,

@@ -266,6 +266,7 @@ def read_head_dim(reader: ConfigReader, hidden: int, n_heads: int) -> int:
 def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
     """A ModelSpec from a parsed config.json dict."""
     from kvplan.config_layers import read_layers
+    from kvplan.config_weights import read_weights
 
     data = {k: v for k, v in data.items() if not k.startswith("_")}
     text, parent_type, nested = _text_config(data, name)
@@ -308,6 +309,7 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
             "dense_attention_every_n_layers: the block-sparse layers still cache every token"
         )
     ssm_dtype = reader.get("mamba_ssm_dtype", "mamba_ssm_cache_dtype", default=None)
+    weights = read_weights(reader, n_layers=n_layers, hidden=hidden, top=data)
     unread = reader.unread_cache_keys()
     if unread:
         reader.readings.append(
@@ -328,6 +330,7 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
         ssm_dtype=_state_dtype_name(reader, ssm_dtype),
         defaults_used=tuple(reader.defaults_used),
         readings=tuple(reader.readings),
+        weights=weights,
     )
 
 

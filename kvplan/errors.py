@@ -40,3 +40,7 @@ class UnknownNameError(KvplanError):
 
 class OutputError(KvplanError):
     """An output file that exists (without --force) or cannot be written."""
+
+
+class DoesNotFitError(KvplanError):
+    """A model whose weights (and reserve) leave no room for a KV cache on the GPU."""

@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from kvplan.errors import SpecError
+from kvplan.weight_shape import WeightShape
 
 ATTENTION_KINDS = ("full", "sliding", "chunked")
 KINDS = (*ATTENTION_KINDS, "mla", "state", "shared", "mlp")
@@ -188,6 +189,7 @@ class ModelSpec:
     notes: tuple[
         str, ...
     ] = ()  # provenance of a spec file (shown by `kvplan spec` only)
+    weights: WeightShape | None = None  # what a parameter count needs; None: not known
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"

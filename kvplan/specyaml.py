@@ -99,6 +99,10 @@ def spec_to_mapping(spec: ModelSpec) -> dict:
     if spec.ssm_dtype:
         data["ssm_dtype"] = spec.ssm_dtype
     data["layers"] = layer_entries(spec)
+    if spec.weights is not None:
+        from kvplan.weight_shape import weight_shape_to_mapping
+
+        data["weights"] = weight_shape_to_mapping(spec.weights)
     notes = [*spec.notes, *spec.readings]
     notes += [f"default used: {text}" for text in spec.defaults_used]
     if notes:
@@ -130,9 +134,12 @@ def spec_to_yaml(spec: ModelSpec) -> str:
 
     data = spec_to_mapping(spec)
     entries = data.pop("layers")
+    weights = {"weights": data.pop("weights")} if "weights" in data else {}
     notes = {"notes": data.pop("notes")} if "notes" in data else {}
     text = yaml.safe_dump(data, sort_keys=False, width=96)
     text += "layers:\n" + "\n".join(_layers_yaml(entries)) + "\n"
+    if weights:
+        text += yaml.safe_dump(weights, sort_keys=False, width=96)
     if notes:
         text += yaml.safe_dump(
             notes, sort_keys=False, width=96, default_flow_style=False

@@ -71,6 +71,23 @@ def parse_bytes(text: object, *, field: str = "bytes", allow_zero: bool = False)
     return size
 
 
+def parse_bytes_rounded(
+    text: object, *, field: str = "bytes", allow_zero: bool = False
+) -> tuple[int, bool]:
+    """Bytes from a size that an engine printed rounded (`3.81GiB`): whole bytes, rounded down.
+
+    Returns (bytes, rounded): `rounded` is True when the size was not a whole number of bytes,
+    so the caller can say so. Every other rule is parse_bytes's.
+    """
+    match = _NUMBER.match(str(text)) if not isinstance(text, (bool, int)) else None
+    if match is None or match.group(2).lower() not in _BYTE_SUFFIX:
+        return parse_bytes(text, field=field, allow_zero=allow_zero), False
+    exact = Fraction(match.group(1)) * _BYTE_SUFFIX[match.group(2).lower()]
+    if exact < 1 and not (allow_zero and exact == 0):
+        raise UnitError(f"expected a positive size, got {text!r}", field=field)
+    return int(exact), exact.denominator != 1
+
+
 def parse_count(text: object, *, field: str = "count") -> int:
     """A decimal count such as a parameter count: `8.03B` (8.03 x 10^9), `70B`, `350M`."""
     accepted = "a count such as 8.03B, 70B or 350M (B = 10^9, M = 10^6)"

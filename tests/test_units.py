@@ -95,3 +95,14 @@ def test_formatting_names_the_unit():
     assert format_tokens(131072) == "128k"
     assert format_tokens(20000) == "20,000"
     assert format_tokens(2**20) == "1M"
+
+
+def test_a_size_an_engine_printed_rounded_is_floored_and_flagged():
+    from kvplan.units import parse_bytes_rounded
+
+    # 3.81 GiB = 3.81 x 2^30 = 4,090,956,349.44 bytes
+    assert parse_bytes_rounded("3.81GiB") == (4_090_956_349, True)
+    assert parse_bytes_rounded("37.5GiB") == (37 * 2**30 + 2**29, False)
+    assert parse_bytes_rounded("0", allow_zero=True) == (0, False)
+    with pytest.raises(UnitError, match="positive size"):
+        parse_bytes_rounded("0.1B")

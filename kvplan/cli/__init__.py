@@ -15,6 +15,8 @@ COMMANDS = {
     "estimate": "kvplan.cli.estimate:estimate",
     "models": "kvplan.cli.models:models",
     "spec": "kvplan.cli.models:spec",
+    "capacity": "kvplan.cli.capacity:capacity",
+    "gpus": "kvplan.cli.capacity:gpus",
     "check": "kvplan.cli.check:check",
 }
 

@@ -1,0 +1,153 @@
+"""What one request reserves per GPU, and how many tokens a pool of cache bytes holds.
+
+Capacity asks these two questions (and what a shared prompt prefix costs) only through a
+reservation object, so an engine profile can replace IdealReservation with the rules of vLLM,
+SGLang or llama.cpp without touching capacity.
+
+IdealReservation is paged allocation as a layout needs it: each layer group keeps the tokens it
+still attends to (all of them for full and MLA layers, the last `window` for sliding and chunked
+ones) in whole blocks of `block_size` tokens, and a shared prefix's whole blocks are held once
+per GPU while any request's layer still holds them. A request's bytes never decrease as it
+grows (a sliding window's peak span is kept), so the longest context that fits is well defined.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from kvplan.errors import KvplanError
+from kvplan.sizing import GroupCost, ModelCost
+
+
+class Reservation(Protocol):
+    """What capacity asks of an allocator; IdealReservation is one, engine profiles others."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def block_size(self) -> int: ...
+
+    @property
+    def shared_prefix_tokens(self) -> int: ...
+
+    def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix;
+        never decreasing with `context_tokens` (capacity searches it)."""
+        ...
+
+    def shared_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes a shared prompt prefix takes once per GPU at that request length."""
+        ...
+
+    def pool_blocks(self, cost: ModelCost, budget_bytes: int) -> int | None:
+        """Blocks a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
+        """Tokens a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def grows_without_bound(self, cost: ModelCost) -> bool:
+        """Whether request_bytes keeps growing with the length."""
+        ...
+
+    def plateau_tokens(self, cost: ModelCost) -> int:
+        """For a model that does not grow without bound: a length past which it is flat."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdealReservation:
+    """Paged KV allocation with no engine overhead: whole blocks of the tokens still held."""
+
+    block_size: int = 16
+    shared_prefix_tokens: int = 0
+    name: str = "ideal"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.block_size, bool) or not isinstance(self.block_size, int):
+            raise KvplanError("expected a positive integer", field="block_size")
+        if self.block_size <= 0:
+            raise KvplanError(
+                f"expected a positive integer, got {self.block_size}",
+                field="block_size",
+            )
+        if self.shared_prefix_tokens < 0:
+            raise KvplanError("expected zero or more tokens", field="shared_prefix")
+
+    @property
+    def shared_tokens(self) -> int:
+        """Prefix tokens that can be shared: prefix caching shares whole blocks only."""
+        return self.shared_prefix_tokens // self.block_size * self.block_size
+
+    def _held_blocks(self, group: GroupCost, context_tokens: int) -> int:
+        """Blocks one request of this group needs at its peak, up to `context_tokens`.
+
+        A capped layer (window w) keeps the last w tokens; their blocks span up to
+        ceil((w + block_size - 1) / block_size) as the window slides across block edges, and
+        that peak is what the request must have had room for.
+        """
+        if not group.bytes_per_token:
+            return 0
+        tokens = context_tokens
+        if group.cap_tokens is not None:
+            tokens = min(context_tokens, group.cap_tokens + self.block_size - 1)
+        return -(-tokens // self.block_size)
+
+    def _shared_blocks(self, group: GroupCost, context_tokens: int) -> int:
+        """Blocks of the shared prefix this group still holds at `context_tokens`."""
+        if not group.bytes_per_token:
+            return 0
+        prefix_blocks = self.shared_tokens // self.block_size
+        end = min(-(-context_tokens // self.block_size), prefix_blocks)
+        if group.cap_tokens is None:
+            return end
+        first = max(0, context_tokens - group.cap_tokens) // self.block_size
+        return max(0, end - first)
+
+    def _block_bytes(self, group: GroupCost) -> int:
+        return group.count * group.bytes_per_token * self.block_size
+
+    def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix."""
+        total = 0
+        for group in cost.groups:
+            own = self._held_blocks(group, context_tokens)
+            own -= self._shared_blocks(group, context_tokens)
+            compressed = group.compressed_bytes * group.compressed_entries(
+                context_tokens
+            )
+            total += self._block_bytes(group) * own
+            total += group.count * (compressed + group.state_bytes)
+        return total
+
+    def shared_bytes(self, cost: ModelCost, context_tokens: int) -> int:
+        """Bytes the shared prefix takes once per GPU while requests are `context_tokens` long."""
+        return sum(
+            self._block_bytes(g) * self._shared_blocks(g, context_tokens)
+            for g in cost.groups
+        )
+
+    def pool_blocks(self, cost: ModelCost, budget_bytes: int) -> int | None:
+        """Blocks of `block_size` tokens (in every layer) that the budget holds; None: no KV."""
+        per_block = cost.bytes_per_token * self.block_size
+        if not per_block:
+            return None
+        return max(0, budget_bytes - cost.fixed_bytes) // per_block
+
+    def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
+        """Tokens a pool of `budget_bytes` holds while every layer keeps them (whole blocks)."""
+        blocks = self.pool_blocks(cost, budget_bytes)
+        return None if blocks is None else blocks * self.block_size
+
+    def grows_without_bound(self, cost: ModelCost) -> bool:
+        """Whether a request's bytes keep growing with its length (some layer is uncapped)."""
+        return any(
+            (g.bytes_per_token and g.cap_tokens is None) or g.compress_ratio
+            for g in cost.groups
+        )
+
+    def plateau_tokens(self, cost: ModelCost) -> int:
+        """A length past which a fully capped model's request bytes no longer grow."""
+        caps = [g.cap_tokens or 0 for g in cost.groups if g.bytes_per_token]
+        return max(caps, default=0) + self.shared_tokens + self.block_size
