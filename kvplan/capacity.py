@@ -51,7 +51,7 @@ class CapacityOptions:
     weight_bytes: int | None = None  # --weights: all weight bytes, all GPUs together
     params: int | None = None  # --params
     output_tokens: int = 0
-    mla_mode: str = "latent"
+    mla_mode: str | None = "latent"  # None: as the engine stores MLA layers
     state_dtype: str | None = None
     reservation: Reservation = field(default_factory=IdealReservation)
 
@@ -142,7 +142,10 @@ def _stage_cost(spec: ModelSpec, span: range, cache_dtype: str, opts) -> ModelCo
     layers = tuple(spec.layers[i].sharded(opts.tp) for i in span)
     stage = spec.with_layers(layers)
     return model_cost(
-        stage, cache_dtype, mla_mode=opts.mla_mode, state_dtype=opts.state_dtype
+        stage,
+        cache_dtype,
+        mla_mode=opts.mla_mode or "latent",
+        state_dtype=opts.state_dtype,
     )
 
 
@@ -214,7 +217,9 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
     ):
         budget = opts.kv_budget_bytes
         if budget is None:
-            budget = base - held - reserve
+            budget = opts.reservation.kv_budget(
+                gpu.budget_bytes, Fraction(opts.memory_fraction), held + reserve
+            )
             if budget <= 0:
                 raise _does_not_fit(spec, gpu, opts, fmt, held, base, reserve, index)
         cost = _stage_cost(spec, span, cache_dtype, opts)
@@ -269,20 +274,18 @@ class StageLoad:
     shared_bytes: int
     used_bytes: int
     room_bytes: int  # the budget less per-model constants and the shared prefix
-
-    @property
-    def concurrency(self) -> float:
-        """Requests that fit, fractional (as engines print it); inf with no per-request bytes."""
-        return (
-            self.room_bytes / self.request_bytes if self.request_bytes else float("inf")
-        )
+    concurrency: (
+        float  # requests that fit, fractional (as engines print it); inf: no bytes
+    )
 
     @property
     def requests(self) -> int:
-        """Whole requests that fit: exact integer division, never below zero."""
-        return (
-            max(0, self.room_bytes // self.request_bytes) if self.request_bytes else 0
-        )
+        """Whole requests that fit: exact integer division, never below zero, and never
+        above the concurrency an engine prints (a peak above the stored bytes)."""
+        if not self.request_bytes:
+            return 0
+        whole = max(0, self.room_bytes // self.request_bytes)
+        return min(whole, int(self.concurrency)) if self.concurrency >= 0 else 0
 
 
 def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> StageLoad:
@@ -291,7 +294,11 @@ def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> Sta
     request = reservation.request_bytes(stage.cost, request_tokens)
     shared = reservation.shared_bytes(stage.cost, request_tokens)
     room = stage.budget_bytes - stage.cost.fixed_bytes - shared
+    concurrency = reservation.max_concurrency(
+        stage.cost, stage.budget_bytes, request_tokens, shared
+    )
     return StageLoad(
+        concurrency=concurrency,
         stage=stage,
         request_bytes=request,
         shared_bytes=shared,

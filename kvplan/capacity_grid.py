@@ -26,7 +26,7 @@ from kvplan.spec import ModelSpec
 from kvplan.units import GIB, format_gib, parse_positive_int, parse_tokens
 
 COLUMNS = (
-    "model", "gpu", "gpu_memory_bytes", "gpu_memory_basis", "tp", "pp", "gpus", "stage",
+    "model", "engine", "gpu", "gpu_memory_bytes", "gpu_memory_basis", "tp", "pp", "gpus", "stage",
     "cache_dtype", "weight_dtype", "context", "output_tokens", "request_tokens", "batch",
     "block_size", "shared_prefix", "params", "active_params", "weight_bytes_per_gpu",
     "weight_gib_per_gpu", "reserve_bytes_per_gpu", "kv_budget_bytes_per_gpu",
@@ -34,7 +34,7 @@ COLUMNS = (
     "kv_bytes_per_token_per_gpu", "request_bytes_per_gpu", "shared_prefix_bytes_per_gpu",
     "cache_blocks", "cache_tokens", "max_concurrency", "max_requests", "max_context",
     "fits", "used_bytes_per_gpu", "headroom_bytes_per_gpu", "headroom_gib_per_gpu",
-    "tpot_floor_ms", "ttft_floor_ms",
+    "tpot_floor_ms", "ttft_floor_ms", "engine_versions",
 )  # fmt: skip
 
 
@@ -74,8 +74,10 @@ def _row(p: Plan, context: int, batch: int) -> dict:
     heads, replicated = kv_heads(p.spec, opts.tp)
     tpot, ttft = floors(p, context, batch)
     concurrency = bound.concurrency if bound.request_bytes else None
+    profile = getattr(reservation, "profile", None)
     return {
         "model": p.spec.name,
+        "engine": reservation.name,
         "gpu": p.gpu.name,
         "gpu_memory_bytes": p.gpu.budget_bytes or None,
         "gpu_memory_basis": p.gpu.budget_basis,
@@ -114,6 +116,7 @@ def _row(p: Plan, context: int, batch: int) -> dict:
         "headroom_gib_per_gpu": headroom / GIB,
         "tpot_floor_ms": tpot,
         "ttft_floor_ms": ttft,
+        "engine_versions": profile.versions if profile is not None else "",
     }
 
 
@@ -234,8 +237,13 @@ def capacity_result(
     context: Sequence | int | str = 4096,
     batch: Sequence | int = 1,
     options: CapacityOptions | None = None,
+    reservations: Sequence | None = None,
 ) -> CapacityResult:
-    """Rows and plans for every combination (see `capacity`)."""
+    """Rows and plans for every combination (see `capacity`).
+
+    `reservations` (default: the options' own) are the allocators to compare, such as the
+    ideal one and engine profiles (kvplan.engines.reservation): one row set each.
+    """
     from kvplan.catalog import load_spec
     from kvplan.formats import canonical_name
 
@@ -247,7 +255,8 @@ def capacity_result(
     dtypes = [canonical_name(d) for d in _as_list(cache_dtype)]
     contexts = [parse_tokens(c, field="context") for c in _as_list(context)]
     batches = [parse_positive_int(b, field="batch") for b in _as_list(batch)]
-    plans, notes, misses = _plans(specs, devices, tps, pps, dtypes, opts)
+    choices = list(reservations or [opts.reservation])
+    plans, notes, misses = _plans(specs, devices, tps, pps, dtypes, opts, choices)
     rows = []
     for p in plans:
         for c in contexts:
@@ -264,17 +273,22 @@ def capacity_result(
     )
 
 
-def _plans(specs, devices, tps, pps, dtypes, opts):
+def _plans(specs, devices, tps, pps, dtypes, opts, reservations):
     """Every combination's plan; those whose weights do not fit are set aside."""
     from dataclasses import replace
 
     plans, notes, misses = [], [], []
     for spec in specs:
         notes += spec_notes(spec)
-        for gpu, t, n, dtype in product(devices, tps, pps, dtypes):
+        for chosen, gpu, t, n, dtype in product(
+            reservations, devices, tps, pps, dtypes
+        ):
             label = _dtype_label(spec, dtype)
+            profile = getattr(chosen, "profile", None)
+            mla = opts.mla_mode or getattr(profile, "mla_mode", "latent")
+            given = replace(opts, tp=t, pp=n, reservation=chosen, mla_mode=mla)
             try:
-                p = plan(spec, gpu, label, replace(opts, tp=t, pp=n))
+                p = plan(spec, gpu, label, given)
             except DoesNotFitError as error:
                 misses.append(error)
                 continue

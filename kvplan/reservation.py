@@ -12,6 +12,7 @@ grows (a sliding window's peak span is kept), so the longest context that fits i
 """
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol
 
 from kvplan.errors import KvplanError
@@ -45,6 +46,17 @@ class Reservation(Protocol):
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
         """Tokens a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def max_concurrency(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int, shared: int
+    ) -> float:
+        """Requests of `context_tokens` a budget holds beside `shared` prefix bytes."""
+        ...
+
+    def kv_budget(self, memory_bytes: int, fraction: Fraction, used_bytes: int) -> int:
+        """The cache budget of a GPU of `memory_bytes` holding `used_bytes` of weights and
+        reserve, when the engine may use `fraction` of it."""
         ...
 
     def grows_without_bound(self, cost: ModelCost) -> bool:
@@ -139,6 +151,18 @@ class IdealReservation:
         """Tokens a pool of `budget_bytes` holds while every layer keeps them (whole blocks)."""
         blocks = self.pool_blocks(cost, budget_bytes)
         return None if blocks is None else blocks * self.block_size
+
+    def max_concurrency(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int, shared: int
+    ) -> float:
+        """(budget - per-model constants - shared prefix) / one request's bytes; inf if 0."""
+        request = self.request_bytes(cost, context_tokens)
+        room = budget_bytes - cost.fixed_bytes - shared
+        return room / request if request else float("inf")
+
+    def kv_budget(self, memory_bytes: int, fraction: Fraction, used_bytes: int) -> int:
+        """floor(memory x fraction) - weights and reserve: the share, less what is loaded."""
+        return memory_bytes * fraction.numerator // fraction.denominator - used_bytes
 
     def grows_without_bound(self, cost: ModelCost) -> bool:
         """Whether a request's bytes keep growing with its length (some layer is uncapped)."""

@@ -2,7 +2,15 @@
 
 import click
 
-from kvplan.cli.common import complete_model, emit, list_option, note, output_options
+from kvplan.cli.common import (
+    complete_model,
+    emit,
+    engine_options,
+    list_option,
+    note,
+    output_options,
+    profiles_with_options,
+)
 
 
 def _columns():
@@ -15,6 +23,7 @@ def _columns():
     text = {"numeric": False}
     return [
         TableColumn("model", "model", **text),
+        TableColumn("engine", "engine", **text),
         TableColumn("gpu", "gpu", **text),
         TableColumn("TPxPP", lambda r: f"{r['tp']}x{r['pp']}"),
         TableColumn("cache", "cache_dtype", **text),
@@ -61,8 +70,11 @@ def _options(**given):
     )
     from kvplan.weights import weight_format
 
+    block_size = given["block_size"]
     reservation = IdealReservation(
-        block_size=parse_positive_int(given["block_size"], field="block_size"),
+        block_size=parse_positive_int(block_size, field="block_size")
+        if block_size is not None
+        else IdealReservation().block_size,
         shared_prefix_tokens=parse_tokens(
             given["shared_prefix"], field="shared_prefix", allow_zero=True
         ),
@@ -144,7 +156,9 @@ def _options(**given):
     help="KV cache bytes per GPU as an engine logged it: 37.5GiB.",
 )
 @click.option(
-    "--block-size", default="16", show_default=True, help="Tokens per KV block."
+    "--block-size",
+    default=None,
+    help="Tokens per KV block (default: 16, or the --engine's own block size).",
 )
 @click.option(
     "--shared-prefix",
@@ -167,6 +181,11 @@ def _options(**given):
     default=None,
     help="Draw cache memory against context to this PNG.",
 )
+@engine_options(
+    default="ideal",
+    help="Whose reservation rules: ideal (whole blocks of what the layout needs), vllm, "
+    "vllm-v0, sglang, trtllm, llamacpp, transformers; several as ideal,vllm.",
+)
 @output_options
 def capacity(
     models,
@@ -178,6 +197,8 @@ def capacity(
     context,
     batch,
     plot_path,
+    engine,
+    engine_opt,
     fmt,
     output,
     force,
@@ -194,6 +215,7 @@ def capacity(
     if plot_path:
         _check_plot_suffix(plot_path)
     options = _options(**given)
+    reservations = _reservations(engine, engine_opt, options, given["block_size"])
     result = capacity_result(
         list(models),
         gpus=split_list(gpu),
@@ -204,11 +226,48 @@ def capacity(
         context=split_list(context),
         batch=split_list(batch),
         options=options,
+        reservations=reservations,
     )
     if plot_path:
         _plot(result, plot_path)
     title = "Per GPU: weights, KV budget, KV bytes per token, tokens the cache holds, headroom"
     emit(result.rows, _columns(), fmt=fmt, output=output, force=force, title=title)
+
+
+def _reservations(engine, engine_opt, options, block_size):
+    """The ideal reservation and each named engine's, with capacity's shared settings."""
+    from kvplan.engines.reservation import (
+        FRACTION_KNOBS,
+        EngineReservation,
+        with_capacity_settings,
+    )
+    from kvplan.errors import KvplanError
+    from kvplan.estimate import engine_profiles
+
+    for item in engine_opt:
+        if str(item).partition("=")[0].strip().replace("-", "_") in FRACTION_KNOBS:
+            raise KvplanError(
+                f"{item}: capacity sizes the budget itself; give --memory-fraction",
+                field="engine_opt",
+            )
+    given_block = options.reservation.block_size if block_size is not None else None
+    profiles = [
+        p
+        if p.name == "ideal"
+        else with_capacity_settings(
+            p, block_size=given_block, max_batched_tokens=options.max_batched_tokens
+        )
+        for p in engine_profiles(engine)
+    ]
+    return [
+        options.reservation
+        if p.name == "ideal"
+        else EngineReservation(
+            profile=p,
+            shared_prefix_tokens=options.reservation.shared_prefix_tokens,
+        )
+        for p in profiles_with_options(profiles, engine_opt)
+    ]
 
 
 def _check_plot_suffix(path: str) -> None:

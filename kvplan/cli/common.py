@@ -108,3 +108,23 @@ def engine_options(*, default: str | None, help: str) -> Callable:
         )(command)
 
     return decorate
+
+
+def _knob(item: str) -> str:
+    return str(item).partition("=")[0].strip().replace("-", "_")
+
+
+def profiles_with_options(profiles, options):
+    """Each engine with the --engine-opt settings it has; a setting none has is an error."""
+    if not options:
+        return profiles
+    from kvplan.engines import parse_knobs
+
+    engines = [p for p in profiles if p.name != "ideal"] or profiles
+    for item in options:
+        if not any(_knob(item) in p.knobs() for p in engines):
+            parse_knobs(engines[0], [item])  # raises, naming the settings it has
+    return [
+        p.with_knobs(**parse_knobs(p, [o for o in options if _knob(o) in p.knobs()]))
+        for p in profiles
+    ]

@@ -8,6 +8,7 @@ from kvplan.cli.common import (
     engine_options,
     list_option,
     output_options,
+    profiles_with_options,
 )
 
 
@@ -104,7 +105,7 @@ def estimate(
 
     if output:
         check_writable(output, force=force)
-    profiles = _with_options(engine_profiles(engine), engine_opt)
+    profiles = profiles_with_options(engine_profiles(engine), engine_opt)
     specs = [load_spec(m) for m in models]
     contexts, batches, dtypes = (
         split_list(context),
@@ -131,26 +132,6 @@ def estimate(
     title = f"engine: {', '.join(engines)}" if engines else ""
     columns = _columns(by_layer, engines=bool(engines))
     emit(rows, columns, fmt=fmt, output=output, force=force, title=title)
-
-
-def _knob(item: str) -> str:
-    return str(item).partition("=")[0].strip().replace("-", "_")
-
-
-def _with_options(profiles, options):
-    """Each engine with the --engine-opt settings it has; a setting none has is an error."""
-    if not options:
-        return profiles
-    from kvplan.engines import parse_knobs
-
-    engines = [p for p in profiles if p.name != "ideal"] or profiles
-    for item in options:
-        if not any(_knob(item) in p.knobs() for p in engines):
-            parse_knobs(engines[0], [item])  # raises, naming the settings it has
-    return [
-        p.with_knobs(**parse_knobs(p, [o for o in options if _knob(o) in p.knobs()]))
-        for p in profiles
-    ]
 
 
 def _explain(specs, dtypes, contexts, batch, profiles, mla, state_dtype) -> list[str]:
