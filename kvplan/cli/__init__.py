@@ -15,6 +15,7 @@ COMMANDS = {
     "estimate": "kvplan.cli.estimate:estimate",
     "models": "kvplan.cli.models:models",
     "spec": "kvplan.cli.models:spec",
+    "measure": "kvplan.cli.measure:measure",
 }
 
 
