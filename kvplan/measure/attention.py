@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 ROPE_BASE = 10000.0
-SCORE_BUDGET_BYTES = 256 * 2**20  # fp32 scores of one prefill query block
+SCORE_BUDGET_BYTES = 512 * 2**20  # fp32 scores of one prefill query block
 
 
 @dataclass

@@ -3,8 +3,9 @@
 A spec keeps only the sizes of a Mamba or linear-attention layer's state, not its inner widths,
 so this is a stand-in with the same memory and the same kind of work, not the model's own
 arithmetic: a causal depthwise convolution that keeps its last `width` inputs
-(`conv_values = channels x width`, width 3 as Mamba's kernel of 4 keeps, else 2 or 1), then a
-diagonal linear recurrence `h = a * h + u B^T`, read out as `h C`, over a state of
+(`conv_values = channels x width`, width 3 as Mamba's kernel of 4 keeps, else 2 or 1), whose
+output channels feed (cycled to the state's channel count, as Mamba feeds its conv output to
+its scan) a diagonal linear recurrence `h = a * h + (1 - a) u B^T`, read out as `h C`, over a state of
 `ssm_values = channels x d_state` (d_state the largest divisor of ssm_values up to 128).
 Conv state `[batch, channels, width]`, recurrent state `[batch, channels, d_state]`.
 
@@ -55,7 +56,14 @@ class StateMixer(nn.Module):
             state = d_state(layer.ssm_values)
             channels = layer.ssm_values // state
             self.ssm_shape = (channels, state)
-            self.u_proj = linear(width, channels)
+            if (
+                layer.conv_values
+            ):  # as in Mamba, the conv's channels feed the scan directly
+                self.register_buffer(
+                    "feed", torch.arange(channels) % width, persistent=False
+                )
+            else:
+                self.u_proj = linear(hidden, channels)
             self.b_proj = linear(hidden, state)
             self.c_proj = linear(hidden, state)
             self.decay_logit = nn.Parameter(torch.randn(channels, state))
@@ -114,14 +122,19 @@ class StateMixer(nn.Module):
         return F.silu(out.transpose(1, 2))  # [B, L, C]
 
     def _scan(self, x, inputs, cache):
-        """h_t = a * h_{t-1} + u_t B_t^T, y_t = h_t C_t; the state rounded to its dtype."""
-        u = self.u_proj(inputs)  # [B, L, C]
+        """h_t = a h_{t-1} + (1 - a) u_t B_t^T, y_t = h_t C_t; the state rounded to its dtype."""
+        u = (
+            inputs[..., self.feed] if self.conv_shape else self.u_proj(inputs)
+        )  # [B, L, C]
         b, c = self.b_proj(x), self.c_proj(x)  # [B, L, d_state]
         decay = torch.sigmoid(self.decay_logit).to(x.dtype)
+        gain = (
+            1 - decay
+        )  # an average, not a sum: the state stays O(1) (Mamba's discretization)
         outputs = []
         for t in range(x.shape[1]):
             h = cache.ssm.to(x.dtype)
-            h = decay * h + u[:, t, :, None] * b[:, t, None, :]
+            h = decay * h + gain * u[:, t, :, None] * b[:, t, None, :]
             cache.ssm.copy_(h)
             outputs.append((cache.ssm.to(x.dtype) * c[:, t, None, :]).sum(-1))
         return torch.stack(outputs, dim=1)
