@@ -5,8 +5,8 @@ so this is a stand-in with the same memory and the same kind of work, not the mo
 arithmetic: a causal depthwise convolution that keeps its last `width` inputs
 (`conv_values = channels x width`, width 3 as Mamba's kernel of 4 keeps, else 2 or 1), whose
 output channels feed (cycled to the state's channel count, as Mamba feeds its conv output to
-its scan) a diagonal linear recurrence `h = a * h + (1 - a) u B^T`, read out as `h C`, over a state of
-`ssm_values = channels x d_state` (d_state the largest divisor of ssm_values up to 128).
+its scan) a diagonal linear recurrence `h = a * h + (1 - a) u B^T`, read out as `h C`, over a
+state of `ssm_values = channels x d_state` (d_state the largest divisor up to 128).
 Conv state `[batch, channels, width]`, recurrent state `[batch, channels, d_state]`.
 
 Each token updates the state in turn, rounded to the state dtype each time, with or without a
