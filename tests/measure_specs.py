@@ -1,6 +1,12 @@
 """Tiny specs for the measure tests: every layer kind, small enough to run in milliseconds."""
 
+import torch
+
 from kvplan.spec import Layer, ModelSpec
+
+# Tiny models gain nothing from a second thread, and on a shared machine a parallel region
+# can wait milliseconds for a descheduled thread: the measure tests run on one.
+torch.set_num_threads(1)
 
 HEAD_DIM = 16
 

@@ -54,6 +54,7 @@ def check(row: dict, expected: int) -> None:
         (MQA, "bf16", 2 * 2 * 1 * 16 * 2 * T * BATCH),  # 14,336
         (MQA, "fp8", 2 * 2 * 1 * 16 * 1 * T * BATCH + 2 * 2 * 4),  # 7,184
         (MQA, "int8", 2 * 2 * 1 * (16 + 2) * T * BATCH),  # 8,064
+        (GQA, "fp8_e5m2", 2 * 2 * 2 * 16 * 1 * T * BATCH + 2 * 2 * 4),
         (GQA, "fp16", 2 * 2 * 2 * 16 * 2 * T * BATCH),
         (GQA, "fp32", 2 * 2 * 2 * 16 * 4 * T * BATCH),  # 57,344
     ],

@@ -102,7 +102,10 @@ def _run(plan) -> tuple[list[dict], bool]:
     help="Where to run; cuda without a CUDA device is an error, never a fallback.",
 )
 @list_option(
-    "--dtype", "-d", default="bf16", help="Cache format: bf16, fp16, fp32, fp8, int8."
+    "--dtype",
+    "-d",
+    default="bf16",
+    help="Cache format: bf16, fp16, fp32, fp8, fp8_e5m2, int8.",
 )
 @list_option("--context", "-c", default="1k", help="Prompt tokens: 1k, 8k (k=1024).")
 @list_option("--batch", "-b", default="1", help="Concurrent sequences.")
