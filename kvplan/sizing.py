@@ -133,6 +133,12 @@ def group_cost(
     )
 
 
+def state_dtypes(spec: ModelSpec, state_dtype: str | None = None) -> tuple[str, str]:
+    """The dtype names of a state layer's conv state and of its recurrent (SSM) state."""
+    conv_name = state_dtype or spec.state_dtype or spec.dtype
+    return conv_name, state_dtype or spec.ssm_dtype or conv_name
+
+
 def model_costs(
     spec: ModelSpec,
     cache_dtype: str,
@@ -148,11 +154,9 @@ def model_costs(
     if mla_mode not in MLA_MODES:
         raise ValueError(f"mla_mode must be one of {MLA_MODES}, got {mla_mode!r}")
     fmt = get_format(cache_dtype, model_dtype=spec.dtype)
-    conv_name = state_dtype or spec.state_dtype or spec.dtype
+    conv_name, ssm_name = state_dtypes(spec, state_dtype)
     state_fmt = float_format(conv_name, field="state_dtype")
-    ssm_fmt = float_format(
-        state_dtype or spec.ssm_dtype or conv_name, field="state_dtype"
-    )
+    ssm_fmt = float_format(ssm_name, field="state_dtype")
     return tuple(
         group_cost(
             g.layer,

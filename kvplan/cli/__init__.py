@@ -18,6 +18,7 @@ COMMANDS = {
     "capacity": "kvplan.cli.capacity:capacity",
     "gpus": "kvplan.cli.capacity:gpus",
     "check": "kvplan.cli.check:check",
+    "measure": "kvplan.cli.measure:measure",
 }
 
 
