@@ -27,6 +27,10 @@ from kvplan.errors import SpecError
 from kvplan.weight_shape import WeightShape
 
 ATTENTION_KINDS = ("full", "sliding", "chunked")
+
+# The most layers a spec may have: real models have a few hundred (Llama-3.1-405B: 126), so a
+# larger count is a typo or an attack on memory, refused before any list is built.
+MAX_LAYERS = 10_000
 KINDS = (*ATTENTION_KINDS, "mla", "state", "shared", "mlp")
 MLA_MODES = ("latent", "expanded")
 
@@ -199,8 +203,16 @@ class ModelSpec:
             raise SpecError(
                 f"{where}: n_layers must be a positive integer", field="n_layers"
             )
-        for name in ("n_heads", "n_kv_heads", "head_dim", "hidden_size"):
-            _require_positive(getattr(self, name), name, where)
+        if len(self.layers) > MAX_LAYERS:
+            raise SpecError(
+                f"{where}: {len(self.layers):,} layers; at most {MAX_LAYERS:,} are accepted",
+                field="n_layers",
+            )
+        _require_positive(self.hidden_size, "hidden_size", where)
+        attention = any(layer.holds_kv for layer in self.layers)
+        for name in ("n_heads", "n_kv_heads", "head_dim"):
+            if attention or getattr(self, name) != 0:  # 0: a model with no attention
+                _require_positive(getattr(self, name), name, where)
         if self.max_positions is not None:
             _require_positive(self.max_positions, "max_positions", where)
         for index, layer in enumerate(self.layers):
