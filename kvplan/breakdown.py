@@ -42,7 +42,7 @@ def by_layer_rows(specs, contexts, batches, dtypes, *, mla: str, state_dtype) ->
 
     rows, notes = [], []
     for spec in specs:
-        notes += spec_notes(spec)
+        notes += spec_notes(spec, dtypes)
         for dtype in dtypes:
             cost = model_cost(spec, dtype, mla_mode=mla, state_dtype=state_dtype)
             has_mla = any(g.layer.kind == "mla" for g in cost.groups)

@@ -635,7 +635,9 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
     "internlm2": {**_LLAMA_LIKE},
 }
 
-TYPE_DEFAULTS["ministral"] = TYPE_DEFAULTS["mistral"]  # MinistralConfig: Mistral's defaults
+TYPE_DEFAULTS["ministral"] = TYPE_DEFAULTS[
+    "mistral"
+]  # MinistralConfig: Mistral's defaults
 
 # Nested text configs that omit model_type take the text type of their parent.
 TEXT_TYPE_OF = {

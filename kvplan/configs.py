@@ -45,23 +45,30 @@ NESTED = (
 
 def load_json(path: Path) -> dict:
     """A config.json as a dict, or one clear error naming the file."""
+    from kvplan.textfile import read_text
+
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(
-            f"cannot read {path}: {error.strerror or error}", field="model"
-        ) from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{path} is not UTF-8 text", field="model") from None
-    try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
         raise SpecError(
             f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})",
             field="model",
         ) from None
+    except SpecError as error:
+        raise SpecError(f"{path}: {error.args[0]}", field=error.field) from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a JSON object of config keys", field="model")
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object; a key given twice is refused rather than the last one kept."""
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise SpecError(f"key {key!r} is given twice; each key once", field=key)
+        data[key] = value
     return data
 
 
@@ -286,9 +293,11 @@ def _headline(value: int | list) -> int:
 
 def config_path(path: Path) -> Path:
     """The config.json a path names: the file itself, or config.json in a folder."""
-    if path.is_dir():
+    from kvplan.textfile import file_kind
+
+    if file_kind(path) == "folder":
         candidate = path / "config.json"
-        if not candidate.is_file():
+        if file_kind(candidate) == "missing":
             raise SpecError(
                 f"{path} is a folder with no config.json in it", field="model"
             )
@@ -301,9 +310,8 @@ def load_config(path: str | Path, *, name: str | None = None) -> ModelSpec:
     file = config_path(Path(path))
     data = load_json(file)
     label = name or _name_from(data, file)
-    return spec_from_config(
-        data, name=label, source=str(data.get("_name_or_path") or file)
-    )
+    source = str(data.get("_name_or_path") or file)
+    return spec_from_config(data, name=label, source=source, where=str(file))
 
 
 def _name_from(data: dict, file: Path) -> str:

@@ -10,9 +10,16 @@ class KvplanError(ValueError):
 
     def __str__(self) -> str:
         message = super().__str__()
-        if self.field and not message.startswith(self.field):
+        if self.field and not _names(message, self.field):
             return f"{self.field}: {message}"
         return message
+
+
+def _names(message: str, field: str) -> bool:
+    """Whether the message already names the field as a word (not inside a path)."""
+    import re
+
+    return re.search(rf"(?<![\w./-]){re.escape(field)}(?!\w)", message) is not None
 
 
 class UnitError(KvplanError):

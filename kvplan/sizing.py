@@ -17,7 +17,14 @@ are computed with numpy (imported only then), with Python ints where int64 could
 
 from dataclasses import dataclass
 
-from kvplan.formats import CacheFormat, float_format, get_format
+from kvplan.formats import (
+    AUTO,
+    CacheFormat,
+    canonical_name,
+    float_format,
+    get_format,
+    resolve_auto,
+)
 from kvplan.spec import MLA_MODES, Layer, ModelSpec
 
 # Grids with fewer rows than this are computed with plain ints: importing numpy costs more
@@ -133,6 +140,22 @@ def group_cost(
     )
 
 
+def state_dtypes(spec: ModelSpec, state_dtype: str | None) -> tuple[str, str]:
+    """(conv dtype, SSM dtype) of recurrent states under a --state-dtype choice.
+
+    None: the spec's own (state_dtype, ssm_dtype, else its dtype). `auto`: the dtype engines
+    serve the model in, keeping the config's own SSM dtype (mamba_ssm_dtype) where it gives
+    one, as vLLM's `auto` does. Any other name applies to both.
+    """
+    if state_dtype is None:
+        conv = spec.state_dtype or spec.dtype
+        return conv, spec.ssm_dtype or conv
+    if canonical_name(state_dtype, field="state_dtype") == AUTO:
+        conv = resolve_auto(spec.dtype, field="state_dtype")
+        return conv, spec.ssm_dtype or conv
+    return state_dtype, state_dtype
+
+
 def model_costs(
     spec: ModelSpec,
     cache_dtype: str,
@@ -148,11 +171,9 @@ def model_costs(
     if mla_mode not in MLA_MODES:
         raise ValueError(f"mla_mode must be one of {MLA_MODES}, got {mla_mode!r}")
     fmt = get_format(cache_dtype, model_dtype=spec.dtype)
-    conv_name = state_dtype or spec.state_dtype or spec.dtype
+    conv_name, ssm_name = state_dtypes(spec, state_dtype)
     state_fmt = float_format(conv_name, field="state_dtype")
-    ssm_fmt = float_format(
-        state_dtype or spec.ssm_dtype or conv_name, field="state_dtype"
-    )
+    ssm_fmt = float_format(ssm_name, field="state_dtype")
     return tuple(
         group_cost(
             g.layer,

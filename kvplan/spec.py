@@ -90,6 +90,24 @@ class Layer:
             raise SpecError(f"{where}: conv_values + ssm_values must be positive")
         if self.kind in ("shared", "mlp", "mla") and self.conv_values + self.ssm_values:
             raise SpecError(f"{where}: only state and attention layers carry a state")
+        if self.kind != "mla":
+            for name in ("kv_lora_rank", "rope_dim", "index_head_dim"):
+                if getattr(self, name):
+                    raise SpecError(
+                        f"{where}: {name} applies only to mla layers", field=name
+                    )
+        if self.kv_shared and (
+            self.kind not in ATTENTION_KINDS or self.head_dim_k != self.head_dim_v
+        ):
+            raise SpecError(
+                f"{where}: kv_shared (one tensor for K and V) needs an attention layer "
+                f"with head_dim_k == head_dim_v, got {self.head_dim_k} and {self.head_dim_v}",
+                field="kv_shared",
+            )
+        if self.compressed_dims and not self.compress_ratio:
+            raise SpecError(
+                f"{where}: compressed_dims needs compress_ratio", field="compress_ratio"
+            )
         if self.compress_ratio:
             _require_positive(self.compress_ratio, "compress_ratio", where)
             if not self.compressed_dims or self.kind not in ATTENTION_KINDS:

@@ -100,17 +100,20 @@ def estimate(
     from kvplan.estimate import engine_profiles
     from kvplan.estimate import estimate as run_estimate
     from kvplan.output import check_writable
-    from kvplan.units import parse_tokens, split_list
+    from kvplan.units import (
+        parse_positive_int,
+        parse_tokens,
+        split_list,
+        split_numbers,
+    )
 
     if output:
         check_writable(output, force=force)
     profiles = _with_options(engine_profiles(engine), engine_opt)
+    contexts = split_numbers(context, field="context", parse=parse_tokens)
+    batches = split_numbers(batch, field="batch", parse=parse_positive_int)
+    dtypes = split_list(dtype)
     specs = [load_spec(m) for m in models]
-    contexts, batches, dtypes = (
-        split_list(context),
-        split_list(batch),
-        split_list(dtype),
-    )
     rows = run_estimate(
         specs,
         context=contexts,
@@ -122,9 +125,8 @@ def estimate(
         engine=profiles,
     )
     if explain:
-        contexts_tokens = [parse_tokens(c, field="context") for c in contexts]
         lines = _explain(
-            specs, dtypes, contexts_tokens, int(batches[0]), profiles, mla, state_dtype
+            specs, dtypes, contexts, batches[0], profiles, mla, state_dtype
         )
         click.echo("\n".join(lines), err=fmt in ("csv", "json") and not output)
     engines = [p.label for p in profiles if p.name != "ideal"]
