@@ -13,7 +13,7 @@ from kvplan.cli.common import (
 
 def _columns(by_layer: bool, engines: bool = False):
     from kvplan.output import TableColumn
-    from kvplan.units import format_bytes, format_gib
+    from kvplan.units import format_bytes
 
     text = {"numeric": False}
     engine = [TableColumn("engine", "engine", **text)] if engines else []
@@ -36,14 +36,14 @@ def _columns(by_layer: bool, engines: bool = False):
             TableColumn(
                 "per layer per token", "bytes_per_token_per_layer", format_bytes
             ),
-            TableColumn("per sequence", "kv_bytes_per_sequence", format_gib),
-            TableColumn("total", "kv_bytes", format_gib),
+            TableColumn("per sequence", "kv_bytes_per_sequence", format_bytes),
+            TableColumn("total", "kv_bytes", format_bytes),
         ]
     return head + [
         TableColumn("per token", "kv_bytes_per_token", format_bytes),
         TableColumn("per extra token", "kv_bytes_per_extra_token", format_bytes),
-        TableColumn("per sequence", "kv_bytes_per_sequence", format_gib),
-        TableColumn("total", "kv_bytes", format_gib),
+        TableColumn("per sequence", "kv_bytes_per_sequence", format_bytes),
+        TableColumn("total", "kv_bytes", format_bytes),
     ]
 
 
