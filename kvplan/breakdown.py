@@ -4,7 +4,7 @@ from kvplan.formats import get_format
 from kvplan.rows import Rows
 from kvplan.sizing import GroupCost, ModelCost, model_cost
 from kvplan.spec import ModelSpec
-from kvplan.units import format_gib
+from kvplan.units import format_bytes
 
 
 def _geometry(g: GroupCost) -> tuple[int, int, int]:
@@ -195,6 +195,6 @@ def explain_lines(
     if cost.fixed_bytes:
         scales = f" + {cost.fixed_bytes:,} B per-tensor scales ({fmt.tensor_scale_bytes} B each)"
     lines.append(
-        f"  total = {batch} x {per_sequence:,} B{scales} = {total:,} B = {format_gib(total)}"
+        f"  total = {batch} x {per_sequence:,} B{scales} = {total:,} B = {format_bytes(total)}"
     )
     return lines

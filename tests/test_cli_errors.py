@@ -95,3 +95,12 @@ def test_thousands_separators_are_explained():
 def test_a_table_over_the_row_limit_is_refused():
     contexts = ",".join(str(c) for c in range(1, 10_002))
     one_error_line(kvplan("estimate", "llama-3.1-8b", "-c", contexts), "--format csv")
+
+
+def test_small_sizes_show_in_a_unit_that_keeps_their_digits():
+    result = kvplan("estimate", "llama-3.1-8b", "-c", "1")
+    assert result.returncode == 0
+    assert "0.00 GiB" not in result.stdout
+    assert (
+        "128.00 KiB   128.00 KiB" in result.stdout
+    )  # per sequence and total: 131,072 B

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from kvplan.config_layout import ordinal
 from kvplan.configs import load_config, spec_from_config
 from kvplan.errors import SpecError
 from kvplan.estimate import estimate
@@ -321,3 +322,27 @@ def test_a_window_no_rule_places_is_refused():
     with pytest.raises(SpecError, match="does not know which layers") as error:
         spec_from_config(data, name="t")
     assert error.value.field == "sliding_window"
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"),
+     (13, "13th"), (21, "21st"), (22, "22nd"), (101, "101st"), (111, "111th")],
+)  # fmt: skip
+def test_ordinals_in_readings(n, text):
+    assert ordinal(n) == text
+
+
+def test_a_pattern_reading_says_2nd_not_2th():
+    data = config("MiniMax-M1-hf-attn_type_list.json")
+    data.update(model_type="qwen3_next", full_attention_interval=2)
+    del data["attn_type_list"]
+    data.update(
+        linear_num_key_heads=16,
+        linear_num_value_heads=32,
+        linear_key_head_dim=128,
+        linear_value_head_dim=128,
+        linear_conv_kernel_dim=4,
+    )
+    spec = spec_from_config(data, name="q")
+    assert any("every 2nd layer full attention" in text for text in spec.readings)
