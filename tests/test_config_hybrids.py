@@ -346,3 +346,9 @@ def test_a_pattern_reading_says_2nd_not_2th():
     )
     spec = spec_from_config(data, name="q")
     assert any("every 2nd layer full attention" in text for text in spec.readings)
+
+
+@pytest.mark.parametrize("window", [[4096], "4096", 4096.0, True])
+def test_a_window_that_is_not_an_integer_names_sliding_window(window):
+    with pytest.raises(SpecError, match="sliding_window must be a positive integer"):
+        spec_from_config(llama(model_type="mistral", sliding_window=window), name="m")
