@@ -10,7 +10,7 @@ places is refused: kvplan does not guess which layers slide. Each choice is reco
 spec's readings.
 """
 
-from kvplan.config_layout import check_list, default_kinds, ordinal
+from kvplan.config_layout import check_list, default_kinds, every, ordinal
 from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
 from kvplan.spec import Layer
@@ -131,7 +131,7 @@ def _attention_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
         if chunk is None:
             return ["full"] * n_layers, "attention_chunk_size is null: every layer full"
         interval = reader.integer("no_rope_layer_interval")
-        return _every(n_layers, interval, hit="full", miss="chunked"), (
+        return every(n_layers, interval, hit="full", miss="chunked"), (
             f"every {ordinal(interval)} layer full (NoPE), the others chunked"
         )
     if (
@@ -139,7 +139,7 @@ def _attention_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
         or "full_attention_interval" in reader.defaults
     ):
         interval = reader.integer("full_attention_interval")
-        return _every(n_layers, interval, hit="full", miss="state"), (
+        return every(n_layers, interval, hit="full", miss="state"), (
             f"every {ordinal(interval)} layer full attention, the others linear attention"
         )
     if (
@@ -147,7 +147,7 @@ def _attention_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
         or "sliding_window_pattern" in reader.defaults
     ):
         pattern = reader.integer("sliding_window_pattern")
-        kinds = _every(n_layers, pattern, hit="full", miss="sliding")
+        kinds = every(n_layers, pattern, hit="full", miss="sliding")
         if reader.model_type == "gemma4_text":
             kinds[-1] = "full"  # the model's code forces its last layer global
         return (
@@ -174,11 +174,6 @@ def _unplaced_window(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
         "layer_types, set sliding_window to null, or write a spec YAML (docs/specs.md)",
         field="sliding_window",
     )
-
-
-def _every(n_layers: int, interval: int, *, hit: str, miss: str) -> list[str]:
-    """Layer i is `hit` when (i + 1) is a multiple of `interval`, else `miss`."""
-    return [hit if (i + 1) % interval == 0 else miss for i in range(n_layers)]
 
 
 def _shared(reader: ConfigReader, kinds: list[str]) -> tuple[list[str], str]:

@@ -20,7 +20,7 @@ from kvplan.errors import SpecError
 Kinds = tuple[list[str], str]
 
 
-def _every(n: int, interval: int, *, hit: str, miss: str) -> list[str]:
+def every(n: int, interval: int, *, hit: str, miss: str) -> list[str]:
     """Layer i is `hit` when (i + 1) is a multiple of `interval`, else `miss`."""
     return [hit if (i + 1) % interval == 0 else miss for i in range(n)]
 
@@ -39,7 +39,7 @@ def _window(reader: ConfigReader):
 
 def _gpt_oss(reader: ConfigReader, n: int) -> Kinds:
     # GptOssConfig: "sliding_attention" if (i + 1) % 2 else "full_attention"
-    return _every(n, 2, hit="full", miss="sliding"), (
+    return every(n, 2, hit="full", miss="sliding"), (
         "gpt_oss alternates sliding (even layers) and full (odd layers)"
     )
 
@@ -48,7 +48,7 @@ def _fixed_every(
     model_type: str, interval: int
 ) -> Callable[[ConfigReader, int], Kinds]:
     def rule(reader: ConfigReader, n: int) -> Kinds:
-        return _every(n, interval, hit="full", miss="sliding"), (
+        return every(n, interval, hit="full", miss="sliding"), (
             f"{model_type}: every {ordinal(interval)} layer full, the others sliding"
         )
 
@@ -57,7 +57,7 @@ def _fixed_every(
 
 def _afmoe(reader: ConfigReader, n: int) -> Kinds:
     interval = reader.integer("global_attn_every_n_layers")
-    return _every(n, interval, hit="full", miss="sliding"), (
+    return every(n, interval, hit="full", miss="sliding"), (
         f"every {ordinal(interval)} layer full (global_attn_every_n_layers), the others sliding"
     )
 
