@@ -84,7 +84,7 @@ _NOT_CACHE_FORM = re.compile(
     r"|_scaling|_scale|_scalar|_norm|layernorm\w*|_proj|_weights|rotary\w*)$"
     r"|^(rope_|partial_rotary|moe_|router_|expert|num_experts|n_routed|n_shared"
     r"|shared_expert|shared_intermediate|shared_moe|num_shared|layernorm_|output_|initializer"
-    r"|rotary_|hc_"
+    r"|rotary_|hc_|blocksparse_"  # Phi-3-small's block-sparse layers still cache every token
     r"|use_kernel|use_flash|is_|tie_|add_|return_)"
 )
 
