@@ -363,6 +363,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "hidden_size": 2048,
         "max_position_embeddings": 32768,
         "use_sliding_window": False,
+        "no_rope_layer_interval": 4,
     },
     "exaone4": {
         "num_hidden_layers": 32,

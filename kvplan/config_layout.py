@@ -161,9 +161,11 @@ def _llama4(reader: ConfigReader, n: int) -> Kinds:
 
 def _smollm3(reader: ConfigReader, n: int) -> Kinds:
     # SmolLM3Config: sliding on NoPE layers when use_sliding_window and a window are set
-    flags = _no_rope_flags(reader, n)
     if not reader.flag("use_sliding_window") or _window(reader) is None:
+        for key in ("no_rope_layers", "no_rope_layer_interval", "sliding_window"):
+            reader.present(key)  # read: they place windows only when windows are on
         return ["full"] * n, ""
+    flags = _no_rope_flags(reader, n)
     kinds = ["full" if flag else "sliding" for flag in flags]
     return kinds, "use_sliding_window: the NoPE layers (no_rope_layers 0) sliding"
 
@@ -173,7 +175,7 @@ def _minimax(reader: ConfigReader, n: int) -> Kinds:
     # linear attention); without it transformers' MiniMaxConfig alternates, full first
     if reader.present("attn_type_list"):
         flags = reader.data["attn_type_list"]
-        _check_list(reader, "attn_type_list", flags, n)
+        check_list(reader, "attn_type_list", flags, n)
         if any(flag not in (0, 1) for flag in flags):
             raise SpecError(
                 f"{reader.where}: attn_type_list holds 0 (linear) or 1 (full), got "
@@ -271,7 +273,8 @@ def _lfm2(reader: ConfigReader, n: int) -> Kinds:
     return kinds, "full attention on full_attn_idxs, short convolutions elsewhere"
 
 
-def _check_list(reader: ConfigReader, key: str, values, n: int) -> None:
+def check_list(reader: ConfigReader, key: str, values, n: int) -> None:
+    """A per-layer list: a list, one entry per layer (else an error naming the key)."""
     if not isinstance(values, list):
         raise SpecError(
             f"{reader.where}: {key} must be a list with one entry per layer, got "
@@ -372,6 +375,22 @@ DERIVED_LAYOUT_TYPES = frozenset(
 )  # fmt: skip
 
 
+# Recurrent models without attention whose state kvplan does not size (transformers' rwkv and
+# xlstm; the RWKV remote-code types): refused even when a config carries attention-like keys.
+RECURRENT_TYPES = frozenset({"rwkv", "rwkv5", "rwkv6", "rwkv7", "xlstm"})
+
+
+def refuse_recurrent(reader: ConfigReader) -> None:
+    """Refuse, before any key is read, a recurrent type whose state kvplan does not size."""
+    if reader.model_type in RECURRENT_TYPES:
+        raise SpecError(
+            f"{reader.where}: model type {reader.model_type!r} is a recurrent model without "
+            "attention, whose state kvplan does not read; write a spec YAML with state "
+            "layers (conv_values, ssm_values; docs/specs.md)",
+            field="model_type",
+        )
+
+
 def default_kinds(reader: ConfigReader, n_layers: int) -> Kinds | None:
     """The layer kinds a type's own rule gives, or None when kvplan knows no rule for it."""
     rule = RULES.get(reader.model_type)
@@ -385,8 +404,3 @@ def default_kinds(reader: ConfigReader, n_layers: int) -> Kinds | None:
             field="layer_types",
         )
     return None
-
-
-def check_list(reader: ConfigReader, key: str, values, n: int) -> None:
-    """A per-layer list: a list, one entry per layer (else an error naming the key)."""
-    _check_list(reader, key, values, n)

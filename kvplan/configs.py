@@ -214,10 +214,12 @@ def spec_from_config(
 ) -> ModelSpec:
     """A ModelSpec from a parsed config.json dict; `where` names it in errors (its file)."""
     from kvplan.config_layers import read_layers
+    from kvplan.config_layout import refuse_recurrent
     from kvplan.config_weights import read_weights
 
     data = {k: v for k, v in data.items() if not str(k).startswith("_")}
     reader = _reader(data, name, where or name)
+    refuse_recurrent(reader)
     n_layers = _layer_count(reader)
     hidden = reader.integer(*HIDDEN)
     n_heads, n_kv_heads, head_dim = _geometry(reader, hidden)

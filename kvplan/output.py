@@ -101,7 +101,8 @@ def iter_json(rows: Rows) -> Iterator[str]:
     first = True
     for chunk in _chunks(rows):
         text = ",\n".join(
-            template % tuple(_json_value(v, strings) for v in values) for values in chunk
+            template % tuple(_json_value(v, strings) for v in values)
+            for values in chunk
         )
         yield text if first else ",\n" + text
         first = False
@@ -180,7 +181,11 @@ def write_stdout(text: str) -> None:
 
     try:
         fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # a captured stdout (tests, notebooks)
+    except (
+        AttributeError,
+        OSError,
+        ValueError,
+    ):  # a captured stdout (tests, notebooks)
         sys.stdout.write(text)
         return
     sys.stdout.flush()

@@ -352,3 +352,22 @@ def test_a_pattern_reading_says_2nd_not_2th():
 def test_a_window_that_is_not_an_integer_names_sliding_window(window):
     with pytest.raises(SpecError, match="sliding_window must be a positive integer"):
         spec_from_config(llama(model_type="mistral", sliding_window=window), name="m")
+
+
+@pytest.mark.parametrize("model_type", ["xlstm", "rwkv"])
+def test_recurrent_models_without_attention_are_refused(model_type):
+    # a config carrying attention-like keys must not be read as a transformer
+    with pytest.raises(SpecError, match="recurrent model without attention"):
+        spec_from_config(llama(model_type=model_type, num_key_value_heads=2), name="r")
+
+
+def test_smollm3_windows_on_its_nope_layers():
+    data = llama(
+        model_type="smollm3",
+        num_hidden_layers=8,
+        use_sliding_window=True,
+        sliding_window=64,
+    )  # no no_rope_layers: every 4th layer NoPE (SmolLM3Config's interval 4)
+    spec = spec_from_config(data, name="s")
+    assert [x.kind for x in spec.layers] == ["full", "full", "full", "sliding"] * 2
+    assert spec_from_config(llama(model_type="smollm3"), name="s").layout == "4 full"

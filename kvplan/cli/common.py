@@ -132,7 +132,9 @@ def emit(
         chunks = render_chunks(rows, chosen, columns, title=title)
         path = write_atomic(output, chunks, force=force)
         count = len(rows)
-        click.echo(f"wrote {count:,} row{'s' if count != 1 else ''} to {path}", err=True)
+        click.echo(
+            f"wrote {count:,} row{'s' if count != 1 else ''} to {path}", err=True
+        )
     elif chosen == "table":
         print_table(rows, columns, title=title)
     else:
