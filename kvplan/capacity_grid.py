@@ -203,7 +203,9 @@ def resolve_gpus(gpus, gpu_memory: int | None, kv_budget: int | None) -> list[Gp
     """Catalog GPUs by name, or a device of --gpu-memory bytes (with a named GPU's peaks)."""
     from kvplan.gpus import custom_gpu, unnamed_gpu
 
-    found = [g if isinstance(g, Gpu) else find_gpu(g) for g in _as_list(gpus or [])]
+    found = [
+        g if isinstance(g, Gpu) else find_gpu(g) for g in _as_list(gpus or [], "gpu")
+    ]
     if gpu_memory is not None:
         return [custom_gpu(gpu_memory, g) for g in found] or [custom_gpu(gpu_memory)]
     if not found and kv_budget is not None:
@@ -248,13 +250,16 @@ def capacity_result(
     from kvplan.formats import canonical_name
 
     opts = options or CapacityOptions()
-    specs = [m if isinstance(m, ModelSpec) else load_spec(m) for m in _as_list(models)]
+    specs = [
+        m if isinstance(m, ModelSpec) else load_spec(m)
+        for m in _as_list(models, "model")
+    ]
     devices = resolve_gpus(gpus, gpu_memory, opts.kv_budget_bytes)
-    tps = [parse_positive_int(t, field="tp") for t in _as_list(tp)]
-    pps = [parse_positive_int(n, field="pp") for n in _as_list(pp)]
-    dtypes = [canonical_name(d) for d in _as_list(cache_dtype)]
-    contexts = [parse_tokens(c, field="context") for c in _as_list(context)]
-    batches = [parse_positive_int(b, field="batch") for b in _as_list(batch)]
+    tps = [parse_positive_int(t, field="tp") for t in _as_list(tp, "tp")]
+    pps = [parse_positive_int(n, field="pp") for n in _as_list(pp, "pp")]
+    dtypes = [canonical_name(d) for d in _as_list(cache_dtype, "cache_dtype")]
+    contexts = [parse_tokens(c, field="context") for c in _as_list(context, "context")]
+    batches = [parse_positive_int(b, field="batch") for b in _as_list(batch, "batch")]
     choices = list(reservations or [opts.reservation])
     plans, notes, misses = _plans(specs, devices, tps, pps, dtypes, opts, choices)
     rows = []

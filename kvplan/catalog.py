@@ -17,23 +17,17 @@ Unknown keys are errors naming the file and the key; YAML tags are refused (safe
 
 import difflib
 import importlib.util
+from collections.abc import Mapping
 from functools import cache
+from os import PathLike
 from pathlib import Path
 
 from kvplan.errors import SpecError, UnknownNameError
 from kvplan.spec import ModelSpec
+from kvplan.specfile import TOP_KEYS, spec_from_mapping
+from kvplan.specfile import load_yaml as _load_yaml
 
-TOP_KEYS = {
-    "name", "source", "model_type", "dtype", "state_dtype", "ssm_dtype", "hidden_size", "n_heads",
-    "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "max_positions", "n_layers",
-    "layers", "notes", "weights",
-}  # fmt: skip
-LAYER_KEYS = {
-    "kind", "count", "n_kv_heads", "head_dim", "head_dim_k", "head_dim_v", "window",
-    "kv_lora_rank", "rope_dim", "index_head_dim", "conv_values", "ssm_values", "state_kind",
-    "kv_shared", "compress_ratio", "compressed_dims",
-}  # fmt: skip
-REPEAT_KEYS = {"repeat", "layers"}
+__all__ = ["load_spec", "load_spec_file", "spec_from_mapping"]
 
 
 @cache
@@ -49,154 +43,6 @@ def specs_dir() -> Path:
 def shipped_files() -> dict[str, Path]:
     """Shipped spec files by lowercased stem."""
     return {p.stem.lower(): p for p in sorted(specs_dir().glob("*.yaml"))}
-
-
-def _load_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(
-            f"cannot read {path}: {error.strerror or error}", field="model"
-        ) from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{path} is not UTF-8 text", field="model") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        first = str(error).splitlines()[0] if str(error) else "malformed"
-        raise SpecError(
-            f"{path} is not valid spec YAML ({first})", field="model"
-        ) from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a mapping of spec keys", field="model")
-    return data
-
-
-def _check_keys(data: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(str(k) for k in data if k not in allowed)
-    if unknown:
-        raise SpecError(
-            f"{where}: unknown key {unknown[0]!r}; expected one of {', '.join(sorted(allowed))}",
-            field=unknown[0],
-        )
-
-
-def _layer_entry(entry: dict, top: dict, where: str):
-    """A Layer and its count from one `layers` entry."""
-    from kvplan.spec import Layer
-
-    if not isinstance(entry, dict):
-        raise SpecError(f"{where}: each layers entry must be a mapping", field="layers")
-    _check_keys(entry, LAYER_KEYS, where)
-    kind = entry.get("kind", "full")
-    attention = kind in ("full", "sliding", "chunked", "mla")
-    head_dim = entry.get("head_dim", top.get("head_dim")) if attention else None
-    default_kv = top.get("n_heads") if kind == "mla" else top.get("n_kv_heads")
-    fields = {
-        "kind": kind,
-        "n_kv_heads": entry.get("n_kv_heads", default_kv) if attention else 0,
-        "head_dim_k": entry.get("head_dim_k", top.get("head_dim_k", head_dim))
-        if attention
-        else 0,
-        "head_dim_v": entry.get("head_dim_v", top.get("head_dim_v", head_dim))
-        if attention
-        else 0,
-        "window_tokens": entry.get("window"),
-    }
-    for name in (
-        "kv_lora_rank",
-        "rope_dim",
-        "index_head_dim",
-        "conv_values",
-        "ssm_values",
-    ):
-        fields[name] = entry.get(name, 0)
-    fields["state_kind"] = str(entry.get("state_kind", ""))
-    fields["kv_shared"] = bool(entry.get("kv_shared", False))
-    fields["compress_ratio"] = entry.get("compress_ratio", 0)
-    fields["compressed_dims"] = tuple(entry.get("compressed_dims") or ())
-    for name in ("n_kv_heads", "head_dim_k", "head_dim_v"):
-        if attention and fields[name] is None:
-            key = "head_dim" if name.startswith("head_dim") else name
-            raise SpecError(f"{where}: missing {key} (at the top level or on the layer)", field=key)
-    try:
-        layer = Layer(**fields)
-    except SpecError as error:
-        raise SpecError(f"{where}: {error.args[0]}", field=error.field) from None
-    except TypeError as error:
-        raise SpecError(f"{where}: {error}", field="layers") from None
-    count = entry.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
-        raise SpecError(
-            f"{where}: count must be a positive integer, got {count!r}", field="count"
-        )
-    return layer, count
-
-
-def _expand_layers(entries, top: dict, where: str) -> list:
-    if not isinstance(entries, list) or not entries:
-        raise SpecError(f"{where}: layers must be a non-empty list", field="layers")
-    layers = []
-    for entry in entries:
-        if isinstance(entry, dict) and "repeat" in entry:
-            _check_keys(entry, REPEAT_KEYS, where)
-            times = entry["repeat"]
-            if isinstance(times, bool) or not isinstance(times, int) or times <= 0:
-                raise SpecError(
-                    f"{where}: repeat must be a positive integer", field="repeat"
-                )
-            layers += _expand_layers(entry.get("layers"), top, where) * times
-        else:
-            layer, count = _layer_entry(entry, top, where)
-            layers += [layer] * count
-    return layers
-
-
-def spec_from_mapping(data: dict, *, where: str, source: str = "") -> ModelSpec:
-    """A ModelSpec from a spec YAML mapping."""
-    _check_keys(data, TOP_KEYS, where)
-    if "layers" in data:
-        layers = _expand_layers(data["layers"], data, where)
-    else:
-        entry = {"kind": "full", "count": data.get("n_layers")}
-        layers = _expand_layers([entry], data, where)
-    n_layers = data.get("n_layers", len(layers))
-    if n_layers != len(layers):
-        raise SpecError(
-            f"{where}: n_layers is {n_layers} but layers lists {len(layers)}",
-            field="n_layers",
-        )
-    first = next((x for x in layers if x.kind != "mla" and x.head_dim_k), layers[0])
-    try:
-        return ModelSpec(
-            name=str(data.get("name") or Path(where).stem),
-            layers=tuple(layers),
-            n_heads=data.get("n_heads"),
-            n_kv_heads=data.get("n_kv_heads", first.n_kv_heads or data.get("n_heads")),
-            head_dim=data.get("head_dim", first.head_dim_k),
-            hidden_size=data.get("hidden_size"),
-            dtype=str(data.get("dtype", "bf16")),
-            state_dtype=str(data.get("state_dtype", "")),
-            ssm_dtype=str(data.get("ssm_dtype", "")),
-            max_positions=data.get("max_positions"),
-            model_type=str(data.get("model_type", "")),
-            source=str(data.get("source", source)),
-            notes=tuple(str(n) for n in data.get("notes") or ()),
-            weights=_weights(data, where),
-        )
-    except SpecError as error:
-        raise SpecError(f"{where}: {error}", field=error.field) from None
-
-
-def _weights(data: dict, where: str):
-    """The optional `weights:` mapping as a WeightShape (docs/specs.md)."""
-    if data.get("weights") is None:
-        return None
-    from kvplan.weight_shape import weight_shape_from_mapping
-
-    return weight_shape_from_mapping(data["weights"], where)
 
 
 def load_spec_file(path: str | Path) -> ModelSpec:
@@ -242,23 +88,117 @@ def load_shipped(name: str) -> ModelSpec:
     return load_spec_file(find_shipped(name))
 
 
-def load_spec(model: "str | Path | ModelSpec") -> ModelSpec:
-    """A ModelSpec from a spec, a shipped name, a spec YAML, or a config.json (or its folder)."""
+_SPEC_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether a model argument names a file or folder rather than a shipped spec.
+
+    A path is written as one: with a slash (`./llama-3.1-8b/`, `models/x`), a leading `~`,
+    `.` or `..`, or a .json/.yaml/.yml suffix. A bare word is a shipped name even when a folder
+    of that name exists here, so `kvplan estimate llama-3.1-8b` always means the same model.
+    """
+    return (
+        "/" in text
+        or "\\" in text
+        or text.startswith("~")
+        or text in (".", "..")
+        or Path(text).suffix.lower() in _SPEC_SUFFIXES
+    )
+
+
+def _load_path(path: Path) -> ModelSpec:
+    """A spec YAML, a config.json or a folder holding one."""
+    from kvplan.textfile import file_kind
+
+    kind = file_kind(path)
+    if kind == "missing":
+        raise SpecError(f"no such file: {path}", field="model")
+    if kind == "folder" or path.suffix.lower() == ".json":
+        from kvplan.configs import load_config
+
+        return load_config(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return load_spec_file(path)
+    raise SpecError(
+        f"{path}: expected a config.json, a folder holding one, or a spec .yaml",
+        field="model",
+    )
+
+
+def _shipped_or_local(name: str) -> ModelSpec:
+    """A bare name: the shipped spec wins; a local file of that name is read only if none does."""
+    from dataclasses import replace
+
+    from kvplan.textfile import file_kind
+
+    local = Path(name)
+    kind = file_kind(local)
+    try:
+        spec = load_shipped(name)
+    except UnknownNameError:
+        if kind == "missing":
+            raise
+        spec = _load_path(local)
+        reading = f"read the local {kind} {name} (no shipped spec has that name)"
+        return replace(spec, readings=(*spec.readings, reading))
+    if kind == "missing":
+        return spec
+    reading = (
+        f"the shipped spec {name!r} was read, not the local {kind} of that name; "
+        f"write ./{name} to read the {kind}"
+    )
+    return replace(spec, readings=(*spec.readings, reading))
+
+
+def spec_from_dict(data: Mapping) -> ModelSpec:
+    """A ModelSpec from a mapping: a spec YAML's keys (with n_layers or layers), else a
+    Hugging Face config.json's."""
+    data = dict(data)
+    if set(map(str, data)) <= TOP_KEYS and ("layers" in data or "n_layers" in data):
+        return spec_from_mapping(data, where="spec mapping")
+    from kvplan.configs import spec_from_config
+
+    name = data.get("name") or data.get("_name_or_path") or data.get("model_type")
+    name = str(name or "config").rstrip("/").rsplit("/", 1)[-1]
+    return spec_from_config(data, name=name, where=f"config mapping {name!r}")
+
+
+def load_spec(model: "str | Path | ModelSpec | Mapping") -> ModelSpec:
+    """A ModelSpec from a spec, a shipped name, a spec YAML, a config.json (or its folder), or
+    a mapping of spec YAML or config.json keys."""
     if isinstance(model, ModelSpec):
         return model
-    text = str(model)
-    path = Path(text).expanduser()
-    if path.exists():
-        if path.is_dir() or path.suffix.lower() == ".json":
-            from kvplan.configs import load_config
-
-            return load_config(path)
-        if path.suffix.lower() in (".yaml", ".yml"):
-            return load_spec_file(path)
+    if isinstance(model, Mapping):
+        return spec_from_dict(model)
+    if not isinstance(model, (str, PathLike)):
         raise SpecError(
-            f"{path}: expected a config.json, a folder holding one, or a spec .yaml",
+            "expected a shipped name, a path, a ModelSpec or a mapping of config keys, got "
+            f"{type(model).__name__} {model!r}",
             field="model",
         )
-    if path.suffix.lower() in (".json", ".yaml", ".yml"):
-        raise SpecError(f"no such file: {path}", field="model")
-    return load_shipped(text)
+    text = str(model if isinstance(model, str) else Path(model))
+    if not text.strip():
+        raise SpecError(
+            "expected a model name or path, got an empty string", field="model"
+        )
+    if isinstance(model, PathLike) or looks_like_path(text):
+        return _path_or_repo_id(text)
+    return _shipped_or_local(text)
+
+
+def _path_or_repo_id(text: str) -> ModelSpec:
+    """A path that exists; else, for `org/name` without a suffix, the shipped spec of that repo."""
+    from kvplan.textfile import file_kind
+
+    path = Path(text).expanduser()
+    if file_kind(path) != "missing" or path.suffix.lower() in _SPEC_SUFFIXES:
+        return _load_path(path)
+    try:
+        return load_shipped(text)
+    except UnknownNameError as error:
+        near = f"; shipped specs near it: {', '.join(error.near)}" if error.near else ""
+        raise SpecError(
+            f"no such file or folder: {path}, and no shipped spec has that repo id{near}",
+            field="model",
+        ) from None

@@ -10,7 +10,7 @@ Per layer type (transformers' deepseek_v4 cache layers, read 2026-12):
 The compressors' partial-window buffers (under one window of source tokens) are not counted.
 """
 
-from kvplan.configs import ConfigReader
+from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
 from kvplan.spec import Layer
 
@@ -33,7 +33,7 @@ def is_compressed(reader: ConfigReader) -> bool:
 
 def _layer_types(reader: ConfigReader, n_layers: int) -> list[str]:
     if reader.present("layer_types"):
-        types = list(reader.data["layer_types"])
+        types = reader.data["layer_types"]
     elif reader.present("compress_ratios"):
         ratios = reader.data["compress_ratios"]
         unknown = sorted({r for r in ratios if r not in _RATIO_TYPES})
@@ -48,9 +48,23 @@ def _layer_types(reader: ConfigReader, n_layers: int) -> list[str]:
                 f"compress_ratios lists {len(types)} layers for {n_layers}: the first "
                 f"{n_layers} are read (the rest belong to prediction-only layers)"
             )
+    elif reader.model_type == "deepseek_v4":
+        # DeepseekV4Config's default: two HCA layers, then CSA and HCA alternating
+        types = [HCA] * min(n_layers, 2) + [
+            CSA if i % 2 else HCA for i in range(max(n_layers - 2, 0))
+        ]
+        reader.readings.append(
+            "no layer_types / compress_ratios: deepseek_v4's default, two HCA layers then "
+            "CSA and HCA alternating"
+        )
     else:
         raise SpecError(
             f"{reader.where}: missing layer_types / compress_ratios",
+            field="layer_types",
+        )
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise SpecError(
+            f"{reader.where}: layer_types must be a list of layer type names",
             field="layer_types",
         )
     if len(types) < n_layers:
@@ -64,6 +78,7 @@ def _layer_types(reader: ConfigReader, n_layers: int) -> list[str]:
 def compressed_layers(reader: ConfigReader, *, n_layers, n_kv_heads, head_dim) -> tuple:
     """Every layer of a compressed-attention model."""
     rates = {**_DEFAULT_RATES, **(reader.get("compress_rates", default=None) or {})}
+    reader.present("qk_rope_head_dim")  # the rotary part of head_dim, already in it
     window = reader.integer("sliding_window")
     index_dim = reader.integer("index_head_dim")
     layers = []

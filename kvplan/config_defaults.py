@@ -16,6 +16,17 @@ SAME_AS_HEADS = "num_attention_heads (MHA)"
 
 _LLAMA_LIKE = {"num_key_value_heads": SAME_AS_HEADS, "head_dim": DERIVED}
 
+_QWEN2_VL = {
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "head_dim": DERIVED,
+    "hidden_size": 8192,
+    "max_position_embeddings": 32768,
+    "use_sliding_window": False,
+    "max_window_layers": 80,
+}
+
 TYPE_DEFAULTS: dict[str, dict[str, object]] = {
     "llama": {
         **_LLAMA_LIKE,
@@ -352,6 +363,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "hidden_size": 2048,
         "max_position_embeddings": 32768,
         "use_sliding_window": False,
+        "no_rope_layer_interval": 4,
     },
     "exaone4": {
         "num_hidden_layers": 32,
@@ -498,13 +510,135 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
         "sliding_window": 128,
         "index_head_dim": 128,
     },
+    "qwen2_vl_text": _QWEN2_VL,
+    "qwen2_5_vl_text": _QWEN2_VL,  # the same Qwen2VLTextConfig defaults
+    "dbrx": {
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "head_dim": DERIVED,
+        "hidden_size": 2048,
+        "max_seq_len": 2048,
+    },
+    "mpt": {
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "head_dim": DERIVED,
+        "hidden_size": 2048,
+        "max_seq_len": 2048,
+    },
+    "mamba": {
+        "num_hidden_layers": 32,
+        "hidden_size": 768,
+        "expand": 2,
+        "conv_kernel": 4,
+        "state_size": 16,
+    },
+    "falcon_mamba": {
+        "num_hidden_layers": 32,
+        "hidden_size": 768,
+        "expand": 2,
+        "conv_kernel": 4,
+        "state_size": 16,
+    },
+    "mamba2": {
+        "num_hidden_layers": 64,
+        "hidden_size": 4096,
+        "num_heads": 128,
+        "head_dim": 64,
+        "state_size": 128,
+        "n_groups": 8,
+        "conv_kernel": 4,
+        "expand": 2,
+    },
+    "recurrent_gemma": {
+        "num_hidden_layers": 26,
+        "num_attention_heads": 10,
+        "num_key_value_heads": 10,
+        "head_dim": 256,
+        "hidden_size": 2560,
+        "attention_window_size": 2048,
+        "conv1d_width": 4,
+        "block_types": ["recurrent", "recurrent", "attention"],
+    },
+    "minimax": {
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "head_dim": DERIVED,
+        "hidden_size": 4096,
+        "max_position_embeddings": 131072,
+    },
+    "kimi_linear": {
+        "num_hidden_layers": 27,
+        "num_attention_heads": 32,
+        "hidden_size": 2304,
+        "max_position_embeddings": 1048576,
+        "kv_lora_rank": 512,
+        "qk_rope_head_dim": 64,
+        "qk_nope_head_dim": 128,
+        "v_head_dim": 128,
+        "linear_head_dim": 128,
+        "linear_num_heads": 32,
+        "linear_conv_kernel_dim": 4,
+    },
+    "lfm2": {
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "head_dim": DERIVED,
+        "hidden_size": 2560,
+        "max_position_embeddings": 128000,
+        "conv_L_cache": 3,
+    },
+    "olmo3": {
+        **_LLAMA_LIKE,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "hidden_size": 4096,
+        "max_position_embeddings": 2048,
+        "sliding_window": 4096,
+    },
+    "afmoe": {
+        "num_hidden_layers": 32,
+        "num_attention_heads": 16,
+        "num_key_value_heads": SAME_AS_HEADS,
+        "head_dim": 128,
+        "hidden_size": 2048,
+        "max_position_embeddings": 16384,
+        "sliding_window": 1024,
+        "global_attn_every_n_layers": 4,
+    },
+    "mimo_v2_flash": {
+        "num_hidden_layers": 48,
+        "num_attention_heads": 64,
+        "num_key_value_heads": 4,
+        "head_dim": 192,
+        "v_head_dim": 128,
+        "hidden_size": 4096,
+        "max_position_embeddings": 131072,
+        "sliding_window": 129,
+    },
+    "dots1": {
+        "num_key_value_heads": 32,
+        "head_dim": DERIVED,
+        "num_hidden_layers": 62,
+        "num_attention_heads": 32,
+        "hidden_size": 4608,
+        "max_position_embeddings": 2048,
+        "sliding_window": 4096,
+        "max_window_layers": 62,
+    },
     # Types transformers does not ship: their remote code's rules (checked by hand, not tests).
     "kimi_k2": {"kv_lora_rank": 512, "qk_rope_head_dim": 64},
     "phi3small": {**_LLAMA_LIKE},
     "baichuan": {**_LLAMA_LIKE},
-    "chatglm": {"multi_query_attention": False},
+    "chatglm": {"multi_query_attention": False, "kv_channels": DERIVED},
     "internlm2": {**_LLAMA_LIKE},
 }
+
+TYPE_DEFAULTS["ministral"] = TYPE_DEFAULTS[
+    "mistral"
+]  # MinistralConfig: Mistral's defaults
 
 # Nested text configs that omit model_type take the text type of their parent.
 TEXT_TYPE_OF = {
@@ -514,8 +648,8 @@ TEXT_TYPE_OF = {
     "llama4": "llama4_text",
     "mistral3": "mistral",
     "llava": "llama",
-    "qwen2_vl": "qwen2",
-    "qwen2_5_vl": "qwen2",
+    "qwen2_vl": "qwen2_vl_text",
+    "qwen2_5_vl": "qwen2_5_vl_text",
     "qwen3_5": "qwen3_5_text",
     "qwen3_5_moe": "qwen3_5_moe_text",
     "qwen3_vl": "qwen3_vl_text",
@@ -541,6 +675,9 @@ TYPE_OF_ARCHITECTURE = {
 TYPE_ALIASES = {
     "RefinedWeb": ("falcon", {"new_decoder_architecture": True}),
     "RefinedWebModel": ("falcon", {"new_decoder_architecture": False}),
+    # Qwen2-VL's first configs were flat: the language model's keys at the top level
+    "qwen2_vl": ("qwen2_vl_text", {}),
+    "qwen2_5_vl": ("qwen2_5_vl_text", {}),
 }
 
 

@@ -1,19 +1,22 @@
 """Layer kinds from a Hugging Face config: windows, chunks, MLA, state-space and shared layers.
 
 The per-layer kind list comes from the first source a config has, in this order: an explicit
-`layer_types` list, `layers_block_type`, `hybrid_override_pattern`, Jamba's
-`attn_layer_period`/`attn_layer_offset`, Llama-4's `attention_chunk_size` (with `no_rope_layers`),
-`full_attention_interval` (linear-attention hybrids), `sliding_window_pattern` or Gemma-2's
-alternation, Qwen's `use_sliding_window`/`max_window_layers`, a plain `sliding_window`; else all
-layers are full. Each choice is recorded in the spec's readings.
+`layer_types` list, `layers_block_type`, `hybrid_override_pattern`; the model type's own rule
+(kvplan/config_layout.py: gpt-oss alternation, Bamba's `attn_layer_indices`, MiniMax's
+`attn_type_list`, Kimi-Linear's `linear_attn_config`, ...); the self-describing keys
+`attn_layer_period`/`attn_layer_offset`, `attention_chunk_size`, `full_attention_interval`,
+`sliding_window_pattern`; else every layer is full attention. A `sliding_window` that no rule
+places is refused: kvplan does not guess which layers slide. Each choice is recorded in the
+spec's readings.
 """
 
-from kvplan.configs import ConfigReader
+from kvplan.config_layout import check_list, default_kinds, every, ordinal
+from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
 from kvplan.spec import Layer
 
 # What each spelling of a layer type means: full, sliding, chunked, state, hybrid (attention
-# and a state side by side), mlp (a block with no cache), mla_indexed.
+# and a state side by side), mlp (a block with no cache), indexed (MLA with an indexer key).
 _TYPE_WORDS = {
     "full_attention": "full",
     "attention": "full",
@@ -28,6 +31,8 @@ _TYPE_WORDS = {
     "linear_attention": "state",
     "mamba": "state",
     "mamba2": "state",
+    "conv": "state",
+    "recurrent": "state",
     "m": "state",
     "*": "full",
     "-": "mlp",
@@ -35,54 +40,79 @@ _TYPE_WORDS = {
     "mlp": "mlp",
     "moe": "mlp",
     "hybrid": "hybrid",
-    "indexed_attention": "full",
+    "indexed_attention": "indexed",
 }
-
-_MAMBA1_TYPES = ("jamba", "mamba", "falcon_mamba")
-_HYBRID_TYPES = ("falcon_h1",)
 
 
 def _words(reader: ConfigReader, key: str, values, n_layers: int) -> list[str]:
-    if len(values) != n_layers:
-        raise SpecError(
-            f"{reader.where}: {key} lists {len(values)} layers but the model has {n_layers}",
-            field=key,
-        )
+    check_list(reader, key, values, n_layers)
     kinds = []
     for value in values:
         word = _TYPE_WORDS.get(str(value).lower())
         if word is None:
             raise SpecError(
                 f"{reader.where}: {key} has layer type {value!r}, unknown to kvplan; expected "
-                "full_attention, sliding_attention, chunked_attention, linear_attention, mamba",
+                "full_attention, sliding_attention, chunked_attention, linear_attention, "
+                "mamba, conv, hybrid or mlp",
                 field=key,
             )
         kinds.append(word)
     return kinds
 
 
-def _every(n_layers: int, interval: int, *, hit: str, miss: str) -> list[str]:
-    """Layer i is `hit` when (i + 1) is a multiple of `interval`, else `miss`."""
-    return [hit if (i + 1) % interval == 0 else miss for i in range(n_layers)]
+def _listed_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str] | None:
+    """Kinds from a key that lists every layer, or None when the config has none."""
+    for key in ("layer_types", "layers_block_type"):
+        if reader.present(key):
+            return _words(reader, key, reader.data[key], n_layers), key
+    if reader.present("hybrid_override_pattern"):
+        pattern = reader.data["hybrid_override_pattern"]
+        if not isinstance(pattern, str):
+            raise SpecError(
+                f"{reader.where}: hybrid_override_pattern must be a string such as "
+                f"'M-M*', got {pattern!r}",
+                field="hybrid_override_pattern",
+            )
+        return _words(reader, "hybrid_override_pattern", list(pattern), n_layers), (
+            "hybrid_override_pattern (M = Mamba, * = attention, - = MLP, E = MoE)"
+        )
+    return None
+
+
+# Keys that derive a layout; an explicit per-layer list supersedes them (as in transformers).
+_DERIVING_KEYS = (
+    "sliding_window_pattern",
+    "full_attention_interval",
+    "no_rope_layers",
+    "no_rope_layer_interval",
+    "attn_layer_period",
+    "attn_layer_offset",
+    "attn_layer_indices",
+    "attn_type_list",
+    "max_window_layers",
+    "global_attn_every_n_layers",
+    "block_types",
+    "full_attn_idxs",
+)
+
+
+def _superseded(reader: ConfigReader, source: str) -> None:
+    """Mark the keys an explicit layer list supersedes as read, and say so."""
+    present = [key for key in _DERIVING_KEYS if reader.present(key)]
+    reader.present("sliding_window")  # the list says which layers use it
+    if present:
+        reader.readings.append(f"{source} supersedes {', '.join(present)}")
 
 
 def _pattern_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
     """The per-layer kind words and a sentence saying where they came from."""
-    if reader.present("layer_types"):
-        types = reader.data["layer_types"]
-        return _words(reader, "layer_types", types, n_layers), "layer_types"
-    if reader.present("layers_block_type"):
-        types = reader.data["layers_block_type"]
-        return _words(reader, "layers_block_type", types, n_layers), "layers_block_type"
-    if reader.present("hybrid_override_pattern"):
-        pattern = list(str(reader.data["hybrid_override_pattern"]))
-        return _words(reader, "hybrid_override_pattern", pattern, n_layers), (
-            "hybrid_override_pattern (M = Mamba, * = attention, - = MLP)"
-        )
-    if reader.model_type in _HYBRID_TYPES:
-        return [
-            "hybrid"
-        ] * n_layers, f"{reader.model_type}: attention and Mamba in every layer"
+    listed = _listed_kinds(reader, n_layers)
+    if listed is not None:
+        _superseded(reader, listed[1])
+        return listed
+    ruled = default_kinds(reader, n_layers)
+    if ruled is not None:
+        return ruled
     if reader.present("attn_layer_period") or reader.model_type == "jamba":
         period = reader.integer("attn_layer_period")
         offset = reader.get("attn_layer_offset")
@@ -95,74 +125,71 @@ def _pattern_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]
 
 
 def _attention_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
-    """Kinds for attention-only models: chunked, interval, pattern, Qwen, plain window."""
-    if reader.present("attention_chunk_size") or reader.model_type == "llama4_text":
-        if reader.get("attention_chunk_size", default=None) is None:
+    """Kinds for attention-only models: chunked, interval, pattern; else every layer full."""
+    if reader.present("attention_chunk_size"):
+        chunk = reader.get("attention_chunk_size", default=None)
+        if chunk is None:
             return ["full"] * n_layers, "attention_chunk_size is null: every layer full"
-        if reader.present("no_rope_layers"):
-            flags = reader.data["no_rope_layers"]
-            kinds = ["chunked" if flag else "full" for flag in flags]
-            return _words(reader, "no_rope_layers", kinds, n_layers), (
-                "no_rope_layers: RoPE layers chunked, NoPE layers full"
-            )
         interval = reader.integer("no_rope_layer_interval")
-        return _every(n_layers, interval, hit="full", miss="chunked"), (
-            f"every {interval}th layer full (NoPE), the others chunked"
+        return every(n_layers, interval, hit="full", miss="chunked"), (
+            f"every {ordinal(interval)} layer full (NoPE), the others chunked"
         )
     if (
         reader.present("full_attention_interval")
         or "full_attention_interval" in reader.defaults
     ):
         interval = reader.integer("full_attention_interval")
-        return _every(n_layers, interval, hit="full", miss="state"), (
-            f"every {interval}th layer full attention, the others linear attention"
+        return every(n_layers, interval, hit="full", miss="state"), (
+            f"every {ordinal(interval)} layer full attention, the others linear attention"
         )
     if (
         reader.present("sliding_window_pattern")
         or "sliding_window_pattern" in reader.defaults
     ):
         pattern = reader.integer("sliding_window_pattern")
-        kinds = _every(n_layers, pattern, hit="full", miss="sliding")
+        kinds = every(n_layers, pattern, hit="full", miss="sliding")
         if reader.model_type == "gemma4_text":
             kinds[-1] = "full"  # the model's code forces its last layer global
         return (
             kinds,
-            f"every {pattern}th layer full, the others sliding (sliding_window_pattern)",
+            f"every {ordinal(pattern)} layer full, the others sliding "
+            "(sliding_window_pattern)",
         )
-    if reader.model_type == "gemma2":
-        kinds = ["sliding" if i % 2 == 0 else "full" for i in range(n_layers)]
-        return kinds, "gemma2 alternates sliding (even layers) and full (odd layers)"
-    return _window_kinds(reader, n_layers)
+    return _unplaced_window(reader, n_layers)
 
 
-def _window_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
-    uses = (
-        reader.present("use_sliding_window") or "use_sliding_window" in reader.defaults
-    )
-    if uses and not reader.flag("use_sliding_window"):
-        reader.present("max_window_layers")  # read: it only matters with windows on
-        if reader.present("sliding_window"):
-            return [
-                "full"
-            ] * n_layers, "use_sliding_window is false: sliding_window ignored"
-        return ["full"] * n_layers, ""
+def _unplaced_window(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
+    """Every layer full; a window that no rule places is refused, never guessed."""
     window = reader.get("sliding_window", default=None)
     if not window:
         return ["full"] * n_layers, ""
-    if uses:
-        first = reader.integer("max_window_layers")
-        kinds = ["sliding" if i >= first else "full" for i in range(n_layers)]
-        return (
-            kinds,
-            f"use_sliding_window: layers from max_window_layers ({first}) sliding",
-        )
-    return ["sliding"] * n_layers, f"sliding_window {window} applies to every layer"
+    known = (
+        f"model type {reader.model_type!r}"
+        if reader.model_type
+        else "a config without model_type"
+    )
+    raise SpecError(
+        f"{reader.where}: sliding_window {window!r} is set, but kvplan does not know which "
+        f"layers of {known} use it (its code takes them from layer_types); add "
+        "layer_types, set sliding_window to null, or write a spec YAML (docs/specs.md)",
+        field="sliding_window",
+    )
 
 
 def _shared(reader: ConfigReader, kinds: list[str]) -> tuple[list[str], str]:
     """Mark layers that reuse another layer's K and V."""
     n_layers = len(kinds)
-    shared = reader.get("num_kv_shared_layers", default=0) or 0
+    shared = (
+        reader.integer("num_kv_shared_layers", default=0)
+        if reader.get("num_kv_shared_layers", default=0)
+        else 0
+    )
+    if shared >= n_layers:
+        raise SpecError(
+            f"{reader.where}: num_kv_shared_layers {shared} leaves no layer of the "
+            f"{n_layers} to store K and V",
+            field="num_kv_shared_layers",
+        )
     if shared:
         first = n_layers - shared
         return kinds[:first] + ["shared"] * shared, (
@@ -176,50 +203,9 @@ def _shared(reader: ConfigReader, kinds: list[str]) -> tuple[list[str], str]:
         ]
         return (
             marked,
-            f"cla_share_factor {factor}: only every {factor}th layer stores K and V",
+            f"cla_share_factor {factor}: only every {ordinal(factor)} layer stores K and V",
         )
     return kinds, ""
-
-
-def _state_values(reader: ConfigReader, hidden: int) -> tuple[int, int, str]:
-    """(conv values, recurrent values, kind) one state layer keeps per sequence."""
-    if (
-        reader.present("linear_num_value_heads")
-        or "linear_num_value_heads" in reader.defaults
-    ):
-        n_k = reader.integer("linear_num_key_heads")
-        n_v = reader.integer("linear_num_value_heads")
-        d_k = reader.integer("linear_key_head_dim")
-        d_v = reader.integer("linear_value_head_dim")
-        kernel = reader.integer("linear_conv_kernel_dim")
-        conv_channels = 2 * n_k * d_k + n_v * d_v
-        return conv_channels * (kernel - 1), n_v * d_k * d_v, "linear_attention"
-    if reader.model_type in _MAMBA1_TYPES:
-        if (
-            reader.model_type == "jamba"
-        ):  # its intermediate_size is the MLP's, not Mamba's
-            inner = reader.integer("mamba_expand") * hidden
-        else:
-            inner = reader.integer("intermediate_size")
-        conv = reader.integer("mamba_d_conv", "conv_kernel", "d_conv")
-        state = reader.integer("mamba_d_state", "state_size", "ssm_state_size")
-        return inner * (conv - 1), inner * state, "mamba"
-    return _mamba2_values(reader, hidden)
-
-
-def _mamba2_values(reader: ConfigReader, hidden: int) -> tuple[int, int, str]:
-    head_dim = reader.integer("mamba_head_dim", "mamba_d_head", "mamba_headdim")
-    heads = reader.get("mamba_num_heads", "mamba_n_heads", default=None)
-    if heads is None:
-        expand = reader.integer("mamba_expand", "expand")
-        inner = reader.integer("mamba_d_ssm", default=expand * hidden)
-        heads = inner // head_dim
-    inner = reader.integer("mamba_d_ssm", default=heads * head_dim)
-    groups = reader.integer("n_groups", "mamba_n_groups", "mamba_ngroups")
-    state = reader.integer("ssm_state_size", "mamba_d_state", "state_size")
-    conv = reader.integer("conv_kernel", "mamba_d_conv", "d_conv")
-    conv_channels = inner + 2 * groups * state
-    return conv_channels * (conv - 1), heads * head_dim * state, "mamba2"
 
 
 def _per_layer(value, index: int):
@@ -238,14 +224,20 @@ def _attention_layer(
         ):
             kv = reader.integer("num_global_key_value_heads")
     size = {"sliding": window, "chunked": chunk}.get(kind)
+    dim_v = reader.integer("v_head_dim", default=dim)  # MiMo-V2: K 192, V 128
     return Layer(
-        kind=kind, n_kv_heads=kv, head_dim_k=dim, head_dim_v=dim, window_tokens=size
+        kind=kind, n_kv_heads=kv, head_dim_k=dim, head_dim_v=dim_v, window_tokens=size
     )
 
 
 def _mla_layer(reader: ConfigReader, n_heads: int) -> Layer:
     rank = reader.integer("kv_lora_rank")
     rope = reader.integer("qk_rope_head_dim")
+    if reader.flag("mla_use_nope"):
+        reader.readings.append(
+            "mla_use_nope: no rotary embedding on the MLA layers; the latent still stores "
+            "kv_lora_rank + qk_rope_head_dim values per token"
+        )
     nope = reader.integer("qk_nope_head_dim")
     v_dim = reader.integer("v_head_dim")
     return Layer(
@@ -259,10 +251,99 @@ def _mla_layer(reader: ConfigReader, n_heads: int) -> Layer:
     )
 
 
+def _sliding_window(
+    reader: ConfigReader, kinds: list[str]
+) -> tuple[list[str], int | None]:
+    """The window of the sliding layers; an explicit null window makes them full."""
+    if "sliding" not in kinds:
+        return kinds, None
+    window = _window_value(reader)
+    switched_off = reader.present("use_sliding_window") and not reader.flag(
+        "use_sliding_window"
+    )
+    if switched_off:
+        reader.readings.append(
+            "use_sliding_window is false: the sliding layers keep every token (no window)"
+        )
+        return ["full" if k == "sliding" else k for k in kinds], None
+    if window is None:
+        if "sliding_window" not in reader.data:
+            raise SpecError(
+                f"{reader.where}: sliding layers need sliding_window (tokens)",
+                field="sliding_window",
+            )
+        reader.readings.append(
+            "sliding_window is null: the sliding layers keep every token (no window)"
+        )
+        return ["full" if k == "sliding" else k for k in kinds], None
+    return kinds, window
+
+
+def _window_value(reader: ConfigReader):
+    """sliding_window (Gemma-2's old sliding_window_size must agree), checked, or None."""
+    if (
+        reader.model_type == "recurrent_gemma"
+    ):  # its class maps sliding_window to this key
+        return reader.integer("attention_window_size")
+    window = reader.get("sliding_window", default=None)
+    old = reader.data.get("sliding_window_size")
+    reader.present("sliding_window_size")
+    if old is not None and window is not None and old != window:
+        raise SpecError(
+            f"{reader.where}: sliding_window {window!r} and sliding_window_size {old!r} "
+            "disagree; kvplan will not pick one",
+            field="sliding_window",
+        )
+    if window is None:
+        return None
+    return reader.integer("sliding_window")
+
+
+def _per_layer_values(reader: ConfigReader, key: str, value, n_layers: int) -> None:
+    """A per-layer list (KV heads, head dims) must give one value per layer."""
+    if isinstance(value, list) and len(value) != n_layers:
+        raise SpecError(
+            f"{reader.where}: {key} lists {len(value)} values but the model has "
+            f"{n_layers} layers (one per layer is needed)",
+            field=key,
+        )
+
+
+def _check_indexers(reader: ConfigReader) -> None:
+    """GLM-5's indexer_types: a "shared" layer reuses another's top-k; kvplan reads "full"."""
+    types = reader.get("indexer_types", default=None)
+    if types is None:
+        return
+    if not isinstance(types, list) or any(t != "full" for t in types):
+        raise SpecError(
+            f"{reader.where}: indexer_types other than all 'full' (layers that share another "
+            "layer's indexer) are not read by kvplan; write a spec YAML (docs/specs.md)",
+            field="indexer_types",
+        )
+
+
+def _refuse_cross_attention(reader: ConfigReader, n_layers: int) -> None:
+    """Mllama's cross-attention layers cache image tokens, which kvplan does not model."""
+    cross = reader.get("cross_attention_layers", default=None)
+    if not cross:
+        return
+    count = len(cross) if isinstance(cross, list) else cross
+    raise SpecError(
+        f"{reader.where}: cross_attention_layers: {count} of {n_layers} layers attend to "
+        "image tokens, whose cache depends on the images per request (tiles x patches), "
+        "which kvplan does not model; for the text cache alone write a spec YAML of the "
+        "self-attention layers (docs/specs.md)",
+        field="cross_attention_layers",
+    )
+
+
 def read_layers(reader: ConfigReader, *, n_layers, n_heads, n_kv_heads, head_dim):
     """Every layer's kind and geometry, in order."""
     from kvplan.config_compressed import compressed_layers, is_compressed
 
+    _per_layer_values(reader, "num_key_value_heads", n_kv_heads, n_layers)
+    _per_layer_values(reader, "head_dim", head_dim, n_layers)
+    _refuse_cross_attention(reader, n_layers)
     if is_compressed(reader):
         return compressed_layers(
             reader, n_layers=n_layers, n_kv_heads=n_kv_heads, head_dim=head_dim
@@ -273,39 +354,37 @@ def read_layers(reader: ConfigReader, *, n_layers, n_heads, n_kv_heads, head_dim
     kinds, how = _shared(reader, kinds)
     if how:
         reader.readings.append(how)
-    window = reader.get("sliding_window", default=None) if "sliding" in kinds else None
-    if "sliding" in kinds and not window:
-        raise SpecError(
-            f"{reader.where}: sliding layers need sliding_window",
-            field="sliding_window",
-        )
-    chunk = (
-        reader.get("attention_chunk_size", default=None) if "chunked" in kinds else None
-    )
+    kinds, window = _sliding_window(reader, kinds)
+    chunk = reader.integer("attention_chunk_size") if "chunked" in kinds else None
     mla = _mla_layer(reader, n_heads) if reader.present("kv_lora_rank") else None
+    _check_indexers(reader)
     if mla is not None:
         reader.readings.append(
             f"MLA: each attention layer caches one latent of kv_lora_rank + qk_rope_head_dim "
             f"= {mla.kv_lora_rank} + {mla.rope_dim} values; num_key_value_heads is not the cache"
         )
+    elif "indexed" in kinds:
+        raise SpecError(
+            f"{reader.where}: indexed_attention layers without kv_lora_rank: kvplan reads "
+            "the indexer's keys only beside an MLA latent",
+            field="layer_types",
+        )
     state = None
     if any(k in ("state", "hybrid") for k in kinds):
-        conv, ssm, label = _state_values(
+        from kvplan.config_states import state_values
+
+        conv, ssm, label = state_values(
             reader, reader.integer("hidden_size", "n_embd", "d_model")
         )
         state = {"conv_values": conv, "ssm_values": ssm, "state_kind": label}
+    geometry = {
+        "n_kv_heads": n_kv_heads,
+        "head_dim": head_dim,
+        "window": window,
+        "chunk": chunk,
+    }
     return tuple(
-        _layer(
-            reader,
-            kind,
-            index,
-            mla=mla,
-            state=state,
-            n_kv_heads=n_kv_heads,
-            head_dim=head_dim,
-            window=window,
-            chunk=chunk,
-        )
+        _layer(reader, kind, index, mla=mla, state=state, **geometry)
         for index, kind in enumerate(kinds)
     )
 

@@ -7,7 +7,7 @@ type not in `_TRAITS`, or a config missing a size, gives no WeightShape: the spe
 the cache, and `kvplan capacity` asks for `--weights` or `--params`, naming both.
 """
 
-from kvplan.configs import ConfigReader
+from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
 from kvplan.weight_shape import MixerShape, MoeShape, WeightShape
 
@@ -24,6 +24,8 @@ _TRAITS: dict[str, dict] = {
     "mixtral": {},
     "qwen2": {"attention_bias": "qkv"},
     "qwen2_moe": {"attention_bias": "qkv"},
+    "qwen2_vl_text": {"attention_bias": "qkv"},
+    "qwen2_5_vl_text": {"attention_bias": "qkv"},
     "qwen3": {"qk_norm": "head"},
     "qwen3_moe": {"qk_norm": "head"},
     "qwen3_vl_text": {"qk_norm": "head"},

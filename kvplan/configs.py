@@ -7,20 +7,18 @@ say how each number was obtained. Missing keys with no known default are errors 
 """
 
 import json
-import re
 from pathlib import Path
 
 from kvplan.config_defaults import (
-    DERIVED,
-    SAME_AS_HEADS,
     TEXT_TYPE_OF,
     TYPE_ALIASES,
     TYPE_OF_ARCHITECTURE,
     type_defaults,
 )
+from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
 from kvplan.formats import canonical_name
-from kvplan.spec import ModelSpec
+from kvplan.spec import MAX_LAYERS, ModelSpec
 
 LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads")
@@ -44,132 +42,33 @@ NESTED = (
     "text_model",
 )
 
-# Keys that, when present but unread, may change the cache: they are named in the readings.
-_CACHE_WORDS = re.compile(
-    r"window|attention_chunk|kv|share_factor|shared_layers|compress|index_head"
-    r"|layer_types|block_type|pattern|cache_dtype|ssm_dtype|latent|state_size"
-)
-# Keys that match the words above but shape computation, not the cache.
-_NOT_CACHE = {
-    "q_lora_rank",
-    "o_lora_rank",
-    "index_topk",
-    "index_n_heads",
-    "compress_rope_theta",
-    "use_mamba_kernels",
-    "mamba_chunk_size",
-    "chunk_size",
-    "kv_lora_rank_scale",
-}
-
-_MISSING = object()
-
-
-class ConfigReader:
-    """Reads one (text) config dict, recording the keys read and the defaults used."""
-
-    def __init__(
-        self, data: dict, model_type: str, where: str, implied: dict | None = None
-    ):
-        self.data = data
-        self.model_type = model_type
-        self.where = where
-        self.defaults = {**type_defaults(model_type), **(implied or {})}
-        self.read: set[str] = set()
-        self.defaults_used: list[str] = []
-        self.readings: list[str] = []
-
-    def present(self, *keys: str) -> str | None:
-        """The first of `keys` the config gives a non-null value for."""
-        for key in keys:
-            if key in self.data:
-                self.read.add(key)
-                if self.data[key] is not None:
-                    return key
-        return None
-
-    def get(self, *keys: str, default=_MISSING):
-        """The value of the first present key, else the type default, else `default`, else error."""
-        key = self.present(*keys)
-        if key is not None:
-            return self.data[key]
-        explicit_null = any(k in self.data for k in keys)
-        for name in keys:
-            if name in self.defaults:
-                value = self.defaults[name]
-                if explicit_null and value not in (DERIVED, SAME_AS_HEADS):
-                    return None  # an explicit null is the config's word, not a gap
-                text = f"{name} = {value} ({self.model_type} default)"
-                if (
-                    value not in (DERIVED, SAME_AS_HEADS)
-                    and text not in self.defaults_used
-                ):
-                    self.defaults_used.append(
-                        text
-                    )  # rules (markers): the caller says what it did
-                return value
-        if default is not _MISSING:
-            return default
-        if explicit_null:
-            return None
-        raise self.missing(keys)
-
-    def missing(self, keys: tuple[str, ...]) -> SpecError:
-        known = (
-            f"model type {self.model_type!r}" if self.model_type else "no model_type"
-        )
-        names = " / ".join(keys)
-        return SpecError(
-            f"{self.where}: missing key {names}, and {known} has no default kvplan knows; "
-            "add it to the config or write a spec YAML",
-            field=keys[0],
-        )
-
-    def integer(self, *keys: str, default=_MISSING) -> int:
-        value = self.get(*keys, default=default)
-        if value is None:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise SpecError(
-                f"{self.where}: {keys[0]} must be a positive integer, got {value!r}",
-                field=keys[0],
-            )
-        return value
-
-    def flag(self, key: str) -> bool:
-        return bool(self.get(key, default=False))
-
-    def unread_cache_keys(self) -> list[str]:
-        """Keys the reader did not use whose names suggest they shape the cache."""
-        return sorted(
-            key
-            for key, value in self.data.items()
-            if key not in self.read
-            and key not in _NOT_CACHE
-            and value not in (None, False)
-            and _CACHE_WORDS.search(key)
-        )
-
 
 def load_json(path: Path) -> dict:
     """A config.json as a dict, or one clear error naming the file."""
+    from kvplan.textfile import read_text
+
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(
-            f"cannot read {path}: {error.strerror or error}", field="model"
-        ) from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{path} is not UTF-8 text", field="model") from None
-    try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
         raise SpecError(
             f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})",
             field="model",
         ) from None
+    except SpecError as error:
+        raise SpecError(f"{path}: {error.args[0]}", field=error.field) from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a JSON object of config keys", field="model")
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object; a key given twice is refused rather than the last one kept."""
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise SpecError(f"key {key!r} is given twice; each key once", field=key)
+        data[key] = value
     return data
 
 
@@ -188,7 +87,11 @@ def _text_config(data: dict, where: str) -> tuple[dict, str, list[str]]:
 
 
 def _model_type(
-    text: dict, data: dict, nested_path: list[str], parent_type: str
+    reader_notes: list[str],
+    text: dict,
+    data: dict,
+    nested_path: list[str],
+    parent_type: str,
 ) -> str:
     if text.get("model_type"):
         return str(text["model_type"])
@@ -196,107 +99,130 @@ def _model_type(
         return TEXT_TYPE_OF.get(parent_type, parent_type)
     for arch in data.get("architectures") or []:
         if arch in TYPE_OF_ARCHITECTURE:
-            return TYPE_OF_ARCHITECTURE[arch]
+            inferred = TYPE_OF_ARCHITECTURE[arch]
+            reader_notes.append(
+                f"no model_type: read as {inferred!r}, the type its architecture {arch} implies"
+            )
+            return inferred
     return ""
 
 
 def _dtype(reader: ConfigReader, top: dict) -> str:
-    value = (
-        reader.get(*DTYPE, default=None) or top.get("torch_dtype") or top.get("dtype")
-    )
-    if value is None:
+    """The checkpoint dtype (torch_dtype / dtype); absent means bf16, with a note."""
+    source, key = reader.data, reader.present(*DTYPE)
+    if key is None:  # a multimodal checkpoint may give it on the outer config only
+        source, key = top, next((k for k in DTYPE if top.get(k) is not None), None)
+    value = source[key] if key else None
+    if value is None or value == "auto":
         reader.defaults_used.append("dtype = bf16 (no torch_dtype in the config)")
         return "bf16"
+    name = str(value).replace("torch.", "")
     try:
-        return canonical_name(str(value).replace("torch.", ""), field="torch_dtype")
+        return canonical_name(name, field=key)
     except ValueError:
-        reader.readings.append(
-            f"torch_dtype {value!r} is not a cache format; bf16 assumed"
-        )
-        return "bf16"
+        raise SpecError(
+            f"{reader.where}: {key} {value!r} is not a dtype kvplan knows; expected "
+            "float32, float16 or bfloat16 (or fp8 / int8 names)",
+            field=key,
+        ) from None
 
 
-def read_heads(reader: ConfigReader) -> tuple[int, int]:
-    """Query heads and KV heads, with every MQA/GQA spelling the configs use."""
-    n_heads = reader.integer(*HEADS)
-    if (
-        reader.present("multi_query_attention")
-        or "multi_query_attention" in reader.defaults
-    ):
-        if reader.flag("multi_query_attention"):
-            return n_heads, reader.integer("multi_query_group_num")
-        return n_heads, n_heads
-    if reader.flag("new_decoder_architecture"):
-        return n_heads, reader.integer(*KV_HEADS)
-    if reader.present("multi_query") or "multi_query" in reader.defaults:
-        if reader.flag("multi_query"):
-            reader.readings.append("multi_query: true means one KV head (MQA)")
-            return n_heads, 1
-    value = reader.get(*KV_HEADS)
-    if value == SAME_AS_HEADS:
-        reader.readings.append(
-            f"no num_key_value_heads: {n_heads} KV heads (MHA), as {reader.model_type} assumes"
-        )
-        return n_heads, n_heads
-    if isinstance(value, list):
-        return n_heads, value
-    return n_heads, reader.integer(*KV_HEADS)
+# Types with no attention at all: every layer a recurrent state, no heads to read.
+_STATE_ONLY_TYPES = ("mamba", "falcon_mamba", "mamba2")
+
+MAX_LAYERS_TEXT = f"{MAX_LAYERS:,}"
 
 
-def read_head_dim(reader: ConfigReader, hidden: int, n_heads: int) -> int:
-    """head_dim as given; derived from hidden/heads only where the type's code derives it."""
-    value = reader.get(*HEAD_DIM)
-    if value == DERIVED:
-        if hidden % n_heads:
-            raise SpecError(
-                f"{reader.where}: hidden_size {hidden} is not a multiple of {n_heads} heads, "
-                "so head_dim cannot be derived; add head_dim",
-                field="head_dim",
-            )
-        reader.readings.append(
-            f"head_dim = hidden_size / num_attention_heads = {hidden} / {n_heads} = "
-            f"{hidden // n_heads} (no head_dim key; {reader.model_type} derives it so)"
-        )
-        return hidden // n_heads
-    if isinstance(value, list):
-        return value
-    return reader.integer(*HEAD_DIM)
+def _geometry(reader: ConfigReader, hidden: int) -> tuple[int, int | list, int | list]:
+    """(query heads, KV heads, head_dim) as the attention layers' cache needs them."""
+    from kvplan.config_heads import read_head_dim, read_heads
 
-
-def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
-    """A ModelSpec from a parsed config.json dict."""
-    from kvplan.config_layers import read_layers
-    from kvplan.config_weights import read_weights
-
-    data = {k: v for k, v in data.items() if not k.startswith("_")}
-    text, parent_type, nested = _text_config(data, name)
-    model_type = _model_type(text, data, nested, parent_type)
-    implied = {}
-    if model_type in TYPE_ALIASES:
-        model_type, implied = TYPE_ALIASES[model_type]
-    where = f"{name} ({'.'.join(nested)})" if nested else name
-    reader = ConfigReader(text, model_type, where, implied)
-    if nested:
-        reader.readings.append(f"read the language model from {'.'.join(nested)}")
-    if not model_type:
-        reader.readings.append("no model_type: keys read as given, no type defaults")
-    elif not type_defaults(model_type):
-        reader.readings.append(
-            f"model type {model_type!r} is unknown to kvplan: no defaults"
-        )
-    n_layers = reader.integer(*LAYERS)
-    hidden = reader.integer(*HIDDEN)
+    if reader.model_type in _STATE_ONLY_TYPES:
+        for key in ("num_heads", "head_dim"):  # Mamba-2's own heads: read as its state
+            reader.present(key)
+        return 0, 0, 0
     if reader.present(
         "kv_lora_rank"
     ):  # MLA: KV heads and head_dim do not shape the cache
         n_heads = reader.integer(*HEADS)
-        n_kv_heads = n_heads
+        for key in (*KV_HEADS, *HEAD_DIM):  # read: the latent is the cache, not these
+            reader.present(key)
         head_dim = reader.integer("qk_nope_head_dim") + reader.integer(
             "qk_rope_head_dim"
         )
+        if reader.get("qk_head_dim", default=head_dim) != head_dim:
+            raise SpecError(
+                f"{reader.where}: qk_head_dim {reader.data['qk_head_dim']!r} is not "
+                f"qk_nope_head_dim + qk_rope_head_dim = {head_dim}",
+                field="qk_head_dim",
+            )
+        return n_heads, n_heads, head_dim
+    n_heads, n_kv_heads = read_heads(reader)
+    return n_heads, n_kv_heads, read_head_dim(reader, hidden, n_heads)
+
+
+# Keys that list every layer: a config without a layer count may be read by their length.
+_LAYER_LISTS = ("layers_block_type", "layer_types", "hybrid_override_pattern")
+
+
+def _layer_count(reader: ConfigReader) -> int:
+    listed = next(
+        (k for k in _LAYER_LISTS if isinstance(reader.data.get(k), (list, str))), None
+    )
+    if reader.present(*LAYERS) is None and listed and reader.data[listed]:
+        n_layers = len(reader.data[listed])  # NemotronHConfig counts its layers so
+        reader.readings.append(
+            f"no num_hidden_layers: {n_layers} layers, as {listed} lists"
+        )
     else:
-        n_heads, n_kv_heads = read_heads(reader)
-        head_dim = read_head_dim(reader, hidden, n_heads)
+        n_layers = reader.integer(*LAYERS)
+    if n_layers > MAX_LAYERS:
+        raise SpecError(
+            f"{reader.where}: {reader.present(*LAYERS)} is {n_layers:,}; kvplan accepts at "
+            f"most {MAX_LAYERS_TEXT} layers (real models have a few hundred)",
+            field=reader.present(*LAYERS) or LAYERS[0],
+        )
+    return n_layers
+
+
+def _reader(data: dict, name: str, where: str) -> ConfigReader:
+    """A reader of the config's language model, with how it was found noted."""
+    text, parent_type, nested = _text_config(data, name)
+    notes: list[str] = []
+    model_type = _model_type(notes, text, data, nested, parent_type)
+    implied = {}
+    if model_type in TYPE_ALIASES:
+        alias = model_type
+        model_type, implied = TYPE_ALIASES[model_type]
+        notes.append(f"model_type {alias!r} read as {model_type!r}")
+    inner = f"{where} ({'.'.join(nested)})" if nested else where
+    reader = ConfigReader(
+        text, model_type, inner, implied, implied_by=alias if implied else ""
+    )
+    if nested:
+        notes.append(f"read the language model from {'.'.join(nested)}")
+    if not model_type:
+        notes.append("no model_type: keys read as given, no type defaults")
+    elif not type_defaults(model_type):
+        notes.append(f"model type {model_type!r} is unknown to kvplan: no defaults")
+    reader.readings.extend(notes)
+    return reader
+
+
+def spec_from_config(
+    data: dict, *, name: str, source: str = "", where: str = ""
+) -> ModelSpec:
+    """A ModelSpec from a parsed config.json dict; `where` names it in errors (its file)."""
+    from kvplan.config_layers import read_layers
+    from kvplan.config_layout import refuse_recurrent
+    from kvplan.config_weights import read_weights
+
+    data = {k: v for k, v in data.items() if not str(k).startswith("_")}
+    reader = _reader(data, name, where or name)
+    refuse_recurrent(reader)
+    n_layers = _layer_count(reader)
+    hidden = reader.integer(*HIDDEN)
+    n_heads, n_kv_heads, head_dim = _geometry(reader, hidden)
     layers = read_layers(
         reader,
         n_layers=n_layers,
@@ -308,14 +234,11 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
         reader.readings.append(
             "dense_attention_every_n_layers: the block-sparse layers still cache every token"
         )
-    ssm_dtype = reader.get("mamba_ssm_dtype", "mamba_ssm_cache_dtype", default=None)
+    ssm_dtype = _state_dtype_name(reader, layers)
     weights = read_weights(reader, n_layers=n_layers, hidden=hidden, top=data)
-    unread = reader.unread_cache_keys()
-    if unread:
-        reader.readings.append(
-            f"keys not read by kvplan (check they do not shape the cache): "
-            f"{', '.join(unread)}"
-        )
+    dtype = _dtype(reader, data)
+    max_positions = _positions(reader)
+    reader.refuse_unread()
     return ModelSpec(
         name=name,
         layers=layers,
@@ -323,24 +246,46 @@ def spec_from_config(data: dict, *, name: str, source: str = "") -> ModelSpec:
         n_kv_heads=_headline(n_kv_heads),
         head_dim=_headline(head_dim),
         hidden_size=hidden,
-        dtype=_dtype(reader, data),
-        max_positions=reader.integer(*POSITIONS, default=None),
-        model_type=model_type,
+        dtype=dtype,
+        max_positions=max_positions,
+        model_type=reader.model_type,
         source=source,
-        ssm_dtype=_state_dtype_name(reader, ssm_dtype),
+        ssm_dtype=ssm_dtype,
         defaults_used=tuple(reader.defaults_used),
         readings=tuple(reader.readings),
         weights=weights,
     )
 
 
-def _state_dtype_name(reader: ConfigReader, value) -> str:
+def _state_dtype_name(reader: ConfigReader, layers) -> str:
     """The recurrent-state dtype a config names (mamba_ssm_dtype), as a format name."""
+    from kvplan.config_states import FP32_STATE_FAMILIES, state_family
+
+    value = reader.get("mamba_ssm_dtype", "mamba_ssm_cache_dtype", default=None)
+    key = (
+        reader.present("mamba_ssm_dtype", "mamba_ssm_cache_dtype") or "mamba_ssm_dtype"
+    )
+    has_state = any(layer.ssm_values for layer in layers)
     if value in (None, "auto"):
+        if has_state and state_family(reader) in FP32_STATE_FAMILIES:
+            reader.readings.append(
+                f"{reader.model_type}'s recurrent state is kept in fp32, as its code does"
+            )
+            return "fp32"
         return ""
-    name = canonical_name(str(value).replace("torch.", ""), field="mamba_ssm_dtype")
-    reader.readings.append(f"recurrent states kept in {name} (mamba_ssm_dtype)")
+    name = canonical_name(str(value).replace("torch.", ""), field=key)
+    reader.readings.append(f"recurrent states kept in {name} ({key})")
     return name
+
+
+def _positions(reader: ConfigReader) -> int | None:
+    """The trained context (the first positions key given; spellings may differ)."""
+    key = reader.present(*POSITIONS)
+    for other in POSITIONS:
+        reader.present(other)
+    if key is None:
+        return reader.integer(*POSITIONS, default=None)  # the type's default, if any
+    return reader.integer(key)
 
 
 def _headline(value: int | list) -> int:
@@ -350,9 +295,11 @@ def _headline(value: int | list) -> int:
 
 def config_path(path: Path) -> Path:
     """The config.json a path names: the file itself, or config.json in a folder."""
-    if path.is_dir():
+    from kvplan.textfile import file_kind
+
+    if file_kind(path) == "folder":
         candidate = path / "config.json"
-        if not candidate.is_file():
+        if file_kind(candidate) == "missing":
             raise SpecError(
                 f"{path} is a folder with no config.json in it", field="model"
             )
@@ -365,9 +312,8 @@ def load_config(path: str | Path, *, name: str | None = None) -> ModelSpec:
     file = config_path(Path(path))
     data = load_json(file)
     label = name or _name_from(data, file)
-    return spec_from_config(
-        data, name=label, source=str(data.get("_name_or_path") or file)
-    )
+    source = str(data.get("_name_or_path") or file)
+    return spec_from_config(data, name=label, source=source, where=str(file))
 
 
 def _name_from(data: dict, file: Path) -> str:

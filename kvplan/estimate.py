@@ -13,7 +13,9 @@ With an engine other than `ideal`, kv_bytes_per_sequence is what that engine res
 request of `context` tokens (kvplan.engines), and engine_versions names the versions modelled.
 """
 
-from collections.abc import Iterable, Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
 
 from kvplan.errors import KvplanError
 from kvplan.formats import canonical_name, get_format
@@ -64,20 +66,32 @@ BY_LAYER_COLUMNS = (
 )
 
 
-def _as_list(value) -> list:
-    if isinstance(value, (str, int, ModelSpec)):
+def _as_list(value, field: str = "value") -> list:
+    """One value or an iterable of them as a list; None is an error naming the field."""
+    if value is None:
+        raise KvplanError("a value is needed, got None", field=field)
+    if isinstance(value, (str, bytes, numbers.Number, ModelSpec, Mapping, PathLike)):
         return [value]
-    return list(value)
+    try:
+        return list(value)
+    except TypeError:
+        raise KvplanError(
+            f"expected a value or a list of values, got {type(value).__name__}",
+            field=field,
+        ) from None
 
 
 def _resolve(models, contexts, batches, cache_dtypes, mla):
     """Validated inputs: specs, token counts, batch sizes, canonical dtype names."""
     from kvplan.catalog import load_spec
 
-    specs = [m if isinstance(m, ModelSpec) else load_spec(m) for m in _as_list(models)]
-    tokens = [parse_tokens(c, field="context") for c in _as_list(contexts)]
-    sizes = [parse_positive_int(b, field="batch") for b in _as_list(batches)]
-    dtypes = [canonical_name(d) for d in _as_list(cache_dtypes)]
+    specs = [
+        m if isinstance(m, ModelSpec) else load_spec(m)
+        for m in _as_list(models, "model")
+    ]
+    tokens = [parse_tokens(c, field="context") for c in _as_list(contexts, "context")]
+    sizes = [parse_positive_int(b, field="batch") for b in _as_list(batches, "batch")]
+    dtypes = [canonical_name(d) for d in _as_list(cache_dtypes, "cache_dtype")]
     if mla not in MLA_MODES:
         raise KvplanError(
             f"expected one of {', '.join(MLA_MODES)}, got {mla!r}", field="mla"
@@ -213,10 +227,15 @@ def context_notes(spec: ModelSpec, contexts: Iterable[int]) -> list[str]:
     ]
 
 
-def spec_notes(spec: ModelSpec) -> list[str]:
-    """What a reader must know about how a spec was read: defaults taken, readings chosen."""
+def spec_notes(spec: ModelSpec, dtypes: Iterable[str] = ()) -> list[str]:
+    """What a reader must know about how a spec was read: defaults taken, readings chosen,
+    and what `auto` resolved to when it is not the checkpoint's dtype."""
+    from kvplan.formats import AUTO, auto_note
+
     notes = [f"{spec.name}: {text}" for text in spec.readings]
     notes += [f"{spec.name}: default used: {text}" for text in spec.defaults_used]
+    if AUTO in dtypes and auto_note(spec.dtype):
+        notes.append(f"{spec.name}: {auto_note(spec.dtype)}")
     return notes
 
 
@@ -260,7 +279,7 @@ def estimate(
     block = _block_numpy if n_rows >= NUMPY_MIN_ROWS and only_ideal else _block_python
     blocks, notes = [], [n for p in profiles for n in engine_notes(p)]
     for spec in specs:
-        notes += spec_notes(spec) + context_notes(spec, contexts)
+        notes += spec_notes(spec, dtypes) + context_notes(spec, contexts)
         for profile in profiles:
             mode = mla or profile.mla_mode
             for dtype in dtypes:

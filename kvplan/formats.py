@@ -192,13 +192,38 @@ def canonical_name(name: str, *, field: str = "cache_dtype") -> str:
     return key
 
 
+def resolve_auto(model_dtype: str, *, field: str = "cache_dtype") -> str:
+    """What `auto` means for a checkpoint of `model_dtype`: the dtype engines serve it in.
+
+    Engines run an fp32 checkpoint in 16 bits: vLLM's `_resolve_auto_dtype`
+    (vllm/config/model.py) downcasts float32 to the first dtype the GPU supports, bfloat16 on
+    Ampere and newer (float16 on older GPUs and in older vLLM: the same 2 bytes), so its
+    `--kv-cache-dtype auto` cache is 2 bytes a value, not 4.
+    """
+    key = canonical_name(model_dtype, field=field)
+    if key == AUTO:
+        return "bf16"
+    return "bf16" if key == "fp32" else key
+
+
+def auto_note(model_dtype: str) -> str:
+    """Why `auto` is not the checkpoint's dtype, or "" when it is."""
+    if canonical_name(model_dtype) != "fp32":
+        return ""
+    return (
+        "auto: an fp32 checkpoint is served in bf16 (vLLM downcasts float32 to the first "
+        "supported dtype, bfloat16 on Ampere and newer GPUs; float16 on older ones, the "
+        "same 2 bytes)"
+    )
+
+
 def get_format(
     name: str, *, model_dtype: str = "bf16", field: str = "cache_dtype"
 ) -> CacheFormat:
-    """The format for a name or alias; `auto` means the model's own dtype, as engines mean it."""
+    """The format for a name or alias; `auto` means the dtype engines serve the model in."""
     key = canonical_name(name, field=field)
     if key == AUTO:
-        key = canonical_name(model_dtype, field=field)
+        key = resolve_auto(model_dtype, field=field)
     return FORMATS[key]
 
 

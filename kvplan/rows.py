@@ -56,6 +56,10 @@ class Rows:
         """One column as plain Python values."""
         return _plain(self.columns[name])
 
+    def column_slice(self, name: str, start: int, stop: int) -> list:
+        """Rows start..stop-1 of one column as plain Python values (for streaming)."""
+        return _plain(self.columns[name][start:stop])
+
     def to_frame(self):
         """The rows as a pandas DataFrame, with the same column names."""
         import pandas as pd

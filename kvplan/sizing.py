@@ -17,7 +17,14 @@ are computed with numpy (imported only then), with Python ints where int64 could
 
 from dataclasses import dataclass
 
-from kvplan.formats import CacheFormat, float_format, get_format
+from kvplan.formats import (
+    AUTO,
+    CacheFormat,
+    canonical_name,
+    float_format,
+    get_format,
+    resolve_auto,
+)
 from kvplan.spec import MLA_MODES, Layer, ModelSpec
 
 # Grids with fewer rows than this are computed with plain ints: importing numpy costs more
@@ -133,10 +140,22 @@ def group_cost(
     )
 
 
-def state_dtypes(spec: ModelSpec, state_dtype: str | None = None) -> tuple[str, str]:
-    """The dtype names of a state layer's conv state and of its recurrent (SSM) state."""
-    conv_name = state_dtype or spec.state_dtype or spec.dtype
-    return conv_name, state_dtype or spec.ssm_dtype or conv_name
+def state_dtypes(
+    spec: ModelSpec, state_dtype: str | None = None
+) -> tuple[str, str]:
+    """(conv dtype, SSM dtype) of recurrent states under a --state-dtype choice.
+
+    None: the spec's own (state_dtype, ssm_dtype, else its dtype). `auto`: the dtype engines
+    serve the model in, keeping the config's own SSM dtype (mamba_ssm_dtype) where it gives
+    one, as vLLM's `auto` does. Any other name applies to both.
+    """
+    if state_dtype is None:
+        conv = spec.state_dtype or spec.dtype
+        return conv, spec.ssm_dtype or conv
+    if canonical_name(state_dtype, field="state_dtype") == AUTO:
+        conv = resolve_auto(spec.dtype, field="state_dtype")
+        return conv, spec.ssm_dtype or conv
+    return state_dtype, state_dtype
 
 
 def model_costs(

@@ -27,6 +27,10 @@ from kvplan.errors import SpecError
 from kvplan.weight_shape import WeightShape
 
 ATTENTION_KINDS = ("full", "sliding", "chunked")
+
+# The most layers a spec may have: real models have a few hundred (Llama-3.1-405B: 126), so a
+# larger count is a typo or an attack on memory, refused before any list is built.
+MAX_LAYERS = 10_000
 KINDS = (*ATTENTION_KINDS, "mla", "state", "shared", "mlp")
 MLA_MODES = ("latent", "expanded")
 
@@ -86,6 +90,24 @@ class Layer:
             raise SpecError(f"{where}: conv_values + ssm_values must be positive")
         if self.kind in ("shared", "mlp", "mla") and self.conv_values + self.ssm_values:
             raise SpecError(f"{where}: only state and attention layers carry a state")
+        if self.kind != "mla":
+            for name in ("kv_lora_rank", "rope_dim", "index_head_dim"):
+                if getattr(self, name):
+                    raise SpecError(
+                        f"{where}: {name} applies only to mla layers", field=name
+                    )
+        if self.kv_shared and (
+            self.kind not in ATTENTION_KINDS or self.head_dim_k != self.head_dim_v
+        ):
+            raise SpecError(
+                f"{where}: kv_shared (one tensor for K and V) needs an attention layer "
+                f"with head_dim_k == head_dim_v, got {self.head_dim_k} and {self.head_dim_v}",
+                field="kv_shared",
+            )
+        if self.compressed_dims and not self.compress_ratio:
+            raise SpecError(
+                f"{where}: compressed_dims needs compress_ratio", field="compress_ratio"
+            )
         if self.compress_ratio:
             _require_positive(self.compress_ratio, "compress_ratio", where)
             if not self.compressed_dims or self.kind not in ATTENTION_KINDS:
@@ -199,8 +221,16 @@ class ModelSpec:
             raise SpecError(
                 f"{where}: n_layers must be a positive integer", field="n_layers"
             )
-        for name in ("n_heads", "n_kv_heads", "head_dim", "hidden_size"):
-            _require_positive(getattr(self, name), name, where)
+        if len(self.layers) > MAX_LAYERS:
+            raise SpecError(
+                f"{where}: {len(self.layers):,} layers; at most {MAX_LAYERS:,} are accepted",
+                field="n_layers",
+            )
+        _require_positive(self.hidden_size, "hidden_size", where)
+        attention = any(layer.holds_kv for layer in self.layers)
+        for name in ("n_heads", "n_kv_heads", "head_dim"):
+            if attention or getattr(self, name) != 0:  # 0: a model with no attention
+                _require_positive(getattr(self, name), name, where)
         if self.max_positions is not None:
             _require_positive(self.max_positions, "max_positions", where)
         for index, layer in enumerate(self.layers):

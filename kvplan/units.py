@@ -1,11 +1,16 @@
 """The one place that parses and prints human units: tokens (4k, 128k, 1M) and bytes (GiB, GB).
 
 Token suffixes are binary: 1k = 1024 tokens, 1M = 1048576, as serving engines and model cards
-mean "128k context". Byte suffixes say which base they use: KiB/MiB/GiB/TiB are powers of 2,
-KB/MB/GB/TB powers of 10. Every parse returns an exact int; a value that is not a whole number
-of units after scaling is an error, never rounded silently.
+mean "128k context"; there is no G for tokens (a context of 2^30 tokens is written 1024M), and
+a token count above MAX_TOKENS (2^40) is refused. Byte suffixes say which base they use:
+KiB/MiB/GiB/TiB are powers of 2, KB/MB/GB/TB powers of 10. Every parse returns an exact int; a
+value that is not a whole number of units after scaling is an error, never rounded silently.
+Digits are ASCII only, with no thousands separators and no leading zeros ('024' is refused:
+in `-c 1,024` the comma separates two values).
 """
 
+import math
+import numbers
 import re
 from fractions import Fraction
 
@@ -16,7 +21,10 @@ MIB = 2**20
 GIB = 2**30
 TIB = 2**40
 
-_TOKEN_SUFFIX = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+# The largest token count accepted: far beyond any model's context (2^40 = 1,099,511,627,776).
+MAX_TOKENS = 2**40
+
+_TOKEN_SUFFIX = {"": 1, "k": 2**10, "m": 2**20}
 _BYTE_SUFFIX = {
     "": 1,
     "b": 1,
@@ -30,20 +38,40 @@ _BYTE_SUFFIX = {
     "tb": 10**12,
 }
 _COUNT_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
-_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*([a-zA-Z]*)\s*$", re.ASCII)
+
+
+def _number(text: object, field: str, accepted: str) -> Fraction | None:
+    """An int, a numpy integer or a whole float as an exact Fraction; None for text."""
+    if isinstance(text, bool):
+        raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+    if isinstance(text, numbers.Integral):
+        return Fraction(int(text))
+    if isinstance(text, numbers.Real):
+        value = float(text)
+        if not math.isfinite(value):
+            raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+        return Fraction(value)
+    if not isinstance(text, str):
+        raise UnitError(
+            f"expected {accepted}, got {type(text).__name__} {text!r}", field=field
+        )
+    return None
 
 
 def _scaled(text: object, suffixes: dict[str, int], field: str, accepted: str) -> int:
     """Parse `<number><suffix>` into an exact positive-or-zero int, or raise naming `field`."""
-    if isinstance(text, bool):
-        raise UnitError(f"expected {accepted}, got {text!r}", field=field)
-    if isinstance(text, int):
-        value = Fraction(text)
-    else:
-        match = _NUMBER.match(str(text))
+    value = _number(text, field, accepted)
+    if value is None:
+        match = _NUMBER.match(text)
         if not match or match.group(2).lower() not in suffixes:
             raise UnitError(f"expected {accepted}, got {text!r}", field=field)
-        value = Fraction(match.group(1)) * suffixes[match.group(2).lower()]
+        digits = match.group(1)
+        if len(digits) > 1 and digits[0] == "0" and digits[1] != ".":
+            raise UnitError(
+                f"{text!r} has a leading zero; expected {accepted}", field=field
+            )
+        value = Fraction(digits) * suffixes[match.group(2).lower()]
     if value.denominator != 1:
         raise UnitError(f"{text!r} is not a whole number ({accepted})", field=field)
     if value < 0:
@@ -55,10 +83,16 @@ def parse_tokens(
     text: object, *, field: str = "tokens", allow_zero: bool = False
 ) -> int:
     """Tokens from `4096`, `4k` (4096), `128k` (131072), `1M` (1048576), `1.5k` (1536)."""
-    accepted = "a token count such as 4096, 4k, 128k or 1M (k = 1024)"
+    accepted = "a token count such as 4096, 4k, 128k or 1M (k = 1024, M = 1048576)"
     tokens = _scaled(text, _TOKEN_SUFFIX, field, accepted)
     if tokens == 0 and not allow_zero:
         raise UnitError(f"expected a positive token count, got {text!r}", field=field)
+    if tokens > MAX_TOKENS:
+        raise UnitError(
+            f"{text!r} is {tokens:,} tokens; kvplan accepts at most 2^40 = "
+            f"{MAX_TOKENS:,}",
+            field=field,
+        )
     return tokens
 
 
@@ -97,17 +131,40 @@ def parse_count(text: object, *, field: str = "count") -> int:
     return count
 
 
+_DIGITS = re.compile(r"^\s*[1-9][0-9]*\s*$", re.ASCII)
+
+
 def parse_positive_int(text: object, *, field: str) -> int:
     """A plain positive integer (a batch size, a TP degree): no suffixes, no fractions."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        value = text
-    elif isinstance(text, str) and text.strip().isdigit():
-        value = int(text.strip())
-    else:
-        raise UnitError(f"expected a positive integer, got {text!r}", field=field)
-    if value <= 0:
-        raise UnitError(f"expected a positive integer, got {text!r}", field=field)
-    return value
+    accepted = "a positive integer"
+    value = _number(text, field, accepted)
+    if value is None:
+        if not _DIGITS.match(text):
+            raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+        value = Fraction(int(text))
+    if value.denominator != 1 or value <= 0:
+        raise UnitError(f"expected {accepted}, got {text!r}", field=field)
+    return int(value)
+
+
+def split_numbers(items, *, field: str, parse) -> list[int]:
+    """Comma-separated numbers parsed one by one; a failure says how commas were read."""
+    values = []
+    for item in [items] if isinstance(items, str) else list(items):
+        parts = split_list(str(item))
+        for part in parts:
+            try:
+                values.append(parse(part, field=field))
+            except UnitError as error:
+                if len(parts) < 2:
+                    raise
+                read = " and ".join(repr(p) for p in parts)
+                raise UnitError(
+                    f"{error.args[0]}; commas separate values, so {item!r} was read as "
+                    f"{read}: write numbers without thousands separators",
+                    field=field,
+                ) from None
+    return values
 
 
 def parse_fraction(text: object, *, field: str) -> Fraction:
@@ -132,16 +189,24 @@ def split_list(text: str | tuple | list) -> list[str]:
     return [part for part in parts if part]
 
 
+def _hundredths(n_bytes: int, size: int) -> str:
+    """n_bytes / size with two decimals, rounded half up from exact integers (no floats)."""
+    sign = "-" if n_bytes < 0 else ""
+    hundredths = (2 * abs(n_bytes) * 100 + size) // (2 * size)
+    return f"{sign}{hundredths // 100:,}.{hundredths % 100:02d}"
+
+
 def format_gib(n_bytes: int) -> str:
     """Bytes as GiB (2^30) with two decimals and the unit named: `16.00 GiB`."""
-    return f"{n_bytes / GIB:,.2f} GiB"
+    return f"{_hundredths(int(n_bytes), GIB)} GiB"
 
 
 def format_bytes(n_bytes: int) -> str:
     """Bytes in the largest binary unit that keeps the number at or above 1: `36.00 KiB`."""
+    n_bytes = int(n_bytes)
     for unit, size in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
         if abs(n_bytes) >= size:
-            return f"{n_bytes / size:,.2f} {unit}"
+            return f"{_hundredths(n_bytes, size)} {unit}"
     return f"{n_bytes:,} B"
 
 
@@ -154,7 +219,7 @@ def format_tokens(tokens: int) -> str:
     return f"{tokens:,}"
 
 
-_PRINTED = re.compile(r"^\s*(-?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$")
+_PRINTED = re.compile(r"^\s*(-?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$", re.ASCII)
 
 
 def parse_printed(text: str, *, field: str) -> tuple[Fraction, int]:

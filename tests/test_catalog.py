@@ -262,7 +262,7 @@ def test_missing_file_is_named():
         ),
         (
             "name: x\nn_layers: 0\nn_heads: 4\nn_kv_heads: 4\nhead_dim: 64\nhidden_size: 256",
-            "count",
+            "n_layers must be a positive integer, got 0",
         ),
         (
             "name: x\nn_layers: 2\nn_heads: 4\nhead_dim: 64\nhidden_size: 256",
@@ -280,12 +280,12 @@ def test_missing_file_is_named():
         (
             "name: x\nn_heads: 4\nn_kv_heads: 4\nhead_dim: 64\nhidden_size: 256\n"
             "layers: [{kind: sliding, count: 2}]",
-            "bad.yaml.*window_tokens",
+            "bad.yaml.*needs window",
         ),
         (
             "name: x\nn_heads: 4\nhead_dim: 64\nhidden_size: 256\n"
             "layers: [{kind: warp}]",
-            "unknown layer kind",
+            "kind must be one of .* got 'warp'",
         ),
     ],
 )

@@ -206,15 +206,18 @@ def test_explicit_null_is_not_replaced_by_a_type_default():
     assert {layer.kind for layer in spec.layers} == {"full"}
 
 
-def test_unread_cache_keys_are_named(tmp_path):
-    spec = read(
-        model_type="llama",
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        hidden_size=256,
-        kv_compression_ratio=4,
-    )
-    assert any("kv_compression_ratio" in text for text in spec.readings)
+def test_unread_cache_keys_are_refused_by_name(tmp_path):
+    with pytest.raises(
+        SpecError, match="does not read kv_compression_ratio = 4"
+    ) as error:
+        read(
+            model_type="llama",
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            hidden_size=256,
+            kv_compression_ratio=4,
+        )
+    assert error.value.field == "kv_compression_ratio"
 
 
 def test_malformed_and_unreadable_files(tmp_path):

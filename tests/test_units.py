@@ -2,6 +2,7 @@ import pytest
 
 from kvplan.errors import UnitError
 from kvplan.units import (
+    MAX_TOKENS,
     format_bytes,
     format_gib,
     format_tokens,
@@ -11,6 +12,7 @@ from kvplan.units import (
     parse_positive_int,
     parse_tokens,
     split_list,
+    split_numbers,
 )
 
 
@@ -106,3 +108,62 @@ def test_a_size_an_engine_printed_rounded_is_floored_and_flagged():
     assert parse_bytes_rounded("0", allow_zero=True) == (0, False)
     with pytest.raises(UnitError, match="positive size"):
         parse_bytes_rounded("0.1B")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1G",
+        "1g",
+        "４０９６",
+        "024",
+        "000",
+        "1,000",
+        "4096.5",
+        float("nan"),
+        None,
+        [4096],
+    ],
+)
+def test_token_counts_refuse_g_other_digits_leading_zeros_and_non_numbers(text):
+    with pytest.raises(UnitError) as error:
+        parse_tokens(text, field="context")
+    assert error.value.field == "context"
+
+
+def test_token_counts_accept_numpy_integers_and_whole_floats():
+    np = pytest.importorskip("numpy")
+    assert parse_tokens(np.int64(4096)) == 4096
+    assert parse_tokens(4096.0) == 4096
+    assert parse_positive_int(np.int32(8), field="batch") == 8
+
+
+def test_token_counts_stop_at_two_to_the_forty():
+    assert MAX_TOKENS == 2**40 == 1_099_511_627_776
+    assert parse_tokens("1048576M") == 2**40  # 2^20 x 2^20, the limit itself
+    with pytest.raises(UnitError, match="at most 2\\^40"):
+        parse_tokens(2**40 + 1)
+    with pytest.raises(UnitError, match="at most 2\\^40"):
+        parse_tokens(10**30)
+
+
+def test_a_comma_in_a_number_is_explained():
+    with pytest.raises(UnitError, match="commas separate values, so '1,000' was read"):
+        split_numbers(["1,000"], field="context", parse=parse_tokens)
+    assert split_numbers(["512,256", "4k"], field="context", parse=parse_tokens) == [
+        512,
+        256,
+        4096,
+    ]
+
+
+def test_sizes_are_formatted_from_exact_integers():
+    # 10^20 GiB: a float would print 100,000,000,000,000,000,000.00 only by luck
+    assert (
+        format_gib(10**20 * 2**30 + 2**30 // 2) == "100,000,000,000,000,000,000.50 GiB"
+    )
+    # rounding is half up on the exact value: 0.005 GiB is 5,368,709.12 bytes
+    assert format_gib(5_368_709) == "0.00 GiB"
+    assert format_gib(5_368_710) == "0.01 GiB"
+    assert format_bytes(3 * 2**40 + 2**40 // 4) == "3.25 TiB"
+    assert format_gib(-(2**30) * 3 // 2) == "-1.50 GiB"

@@ -207,7 +207,12 @@ def capacity(
     """How many requests of a context fit on GPUs under TP/PP, and the longest context."""
     from kvplan.capacity_grid import capacity_result
     from kvplan.output import check_writable
-    from kvplan.units import split_list
+    from kvplan.units import (
+        parse_positive_int,
+        parse_tokens,
+        split_list,
+        split_numbers,
+    )
 
     for path in (output, plot_path):
         if path:
@@ -223,8 +228,8 @@ def capacity(
         tp=split_list(tp),
         pp=split_list(pp),
         cache_dtype=split_list(dtype),
-        context=split_list(context),
-        batch=split_list(batch),
+        context=split_numbers(context, field="context", parse=parse_tokens),
+        batch=split_numbers(batch, field="batch", parse=parse_positive_int),
         options=options,
         reservations=reservations,
     )

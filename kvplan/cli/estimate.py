@@ -14,7 +14,7 @@ from kvplan.cli.common import (
 
 def _columns(by_layer: bool, engines: bool = False):
     from kvplan.output import TableColumn
-    from kvplan.units import format_bytes, format_gib
+    from kvplan.units import format_bytes
 
     text = {"numeric": False}
     engine = [TableColumn("engine", "engine", **text)] if engines else []
@@ -37,14 +37,14 @@ def _columns(by_layer: bool, engines: bool = False):
             TableColumn(
                 "per layer per token", "bytes_per_token_per_layer", format_bytes
             ),
-            TableColumn("per sequence", "kv_bytes_per_sequence", format_gib),
-            TableColumn("total", "kv_bytes", format_gib),
+            TableColumn("per sequence", "kv_bytes_per_sequence", format_bytes),
+            TableColumn("total", "kv_bytes", format_bytes),
         ]
     return head + [
         TableColumn("per token", "kv_bytes_per_token", format_bytes),
         TableColumn("per extra token", "kv_bytes_per_extra_token", format_bytes),
-        TableColumn("per sequence", "kv_bytes_per_sequence", format_gib),
-        TableColumn("total", "kv_bytes", format_gib),
+        TableColumn("per sequence", "kv_bytes_per_sequence", format_bytes),
+        TableColumn("total", "kv_bytes", format_bytes),
     ]
 
 
@@ -101,17 +101,20 @@ def estimate(
     from kvplan.estimate import engine_profiles
     from kvplan.estimate import estimate as run_estimate
     from kvplan.output import check_writable
-    from kvplan.units import parse_tokens, split_list
+    from kvplan.units import (
+        parse_positive_int,
+        parse_tokens,
+        split_list,
+        split_numbers,
+    )
 
     if output:
         check_writable(output, force=force)
     profiles = profiles_with_options(engine_profiles(engine), engine_opt)
+    contexts = split_numbers(context, field="context", parse=parse_tokens)
+    batches = split_numbers(batch, field="batch", parse=parse_positive_int)
+    dtypes = split_list(dtype)
     specs = [load_spec(m) for m in models]
-    contexts, batches, dtypes = (
-        split_list(context),
-        split_list(batch),
-        split_list(dtype),
-    )
     rows = run_estimate(
         specs,
         context=contexts,
@@ -123,9 +126,8 @@ def estimate(
         engine=profiles,
     )
     if explain:
-        contexts_tokens = [parse_tokens(c, field="context") for c in contexts]
         lines = _explain(
-            specs, dtypes, contexts_tokens, int(batches[0]), profiles, mla, state_dtype
+            specs, dtypes, contexts, batches[0], profiles, mla, state_dtype
         )
         click.echo("\n".join(lines), err=fmt in ("csv", "json") and not output)
     engines = [p.label for p in profiles if p.name != "ideal"]

@@ -2,7 +2,7 @@
 
 import click
 
-from kvplan.cli.common import complete_model, emit, output_options
+from kvplan.cli.common import complete_model, emit, output_option, output_options
 
 
 @click.command()
@@ -19,6 +19,7 @@ def models(fmt, output, force):
     for name in shipped_names():
         spec = load_shipped(name)
         cost = model_cost(spec, "bf16")
+        latent = next((x for x in spec.layers if x.kind == "mla"), None)
         rows.append(
             {
                 "name": name,
@@ -28,6 +29,9 @@ def models(fmt, output, force):
                 "n_heads": spec.n_heads,
                 "n_kv_heads": spec.n_kv_heads,
                 "head_dim": spec.head_dim,
+                "mla_latent_dim": latent.kv_lora_rank + latent.rope_dim
+                if latent
+                else 0,
                 "layout": spec.layout,
                 "kv_bytes_per_token_bf16": cost.bytes_per_token,
                 "state_bytes_per_sequence_bf16": cost.state_bytes,
@@ -39,8 +43,11 @@ def models(fmt, output, force):
         TableColumn("name", "name", **text),
         TableColumn("layers", "n_layers"),
         TableColumn("heads", "n_heads"),
-        TableColumn("KV heads", "n_kv_heads"),
-        TableColumn("head dim", "head_dim"),
+        # an MLA cache is one latent per token, not KV heads x head dim
+        TableColumn(
+            "KV heads", lambda r: "mla" if r["mla_latent_dim"] else r["n_kv_heads"]
+        ),
+        TableColumn("head dim", lambda r: r["mla_latent_dim"] or r["head_dim"]),
         TableColumn("bf16 per token", "kv_bytes_per_token_bf16", format_bytes),
         TableColumn("layout", "layout", **text),
     ]
@@ -55,13 +62,7 @@ def models(fmt, output, force):
 @click.option(
     "--source", default=None, help="Where it was read from, e.g. the HF repo id."
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the YAML to this file (atomically).",
-)
+@output_option
 @click.option("--force", is_flag=True, help="Overwrite the --output file if it exists.")
 def spec(model, name, source, output, force):
     """Print MODEL's spec as YAML: what kvplan read, the defaults it took, its readings."""
