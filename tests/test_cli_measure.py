@@ -176,3 +176,26 @@ def test_a_cache_larger_than_free_memory_is_oom_without_trying(monkeypatch):
     monkeypatch.setattr(grid, "_available_bytes", lambda: 1000)
     (row,) = grid.measure(GQA, device="cpu", context=8, decode_tokens=1, small=True)
     assert row["status"].startswith("oom (needs")
+
+
+def test_measure_without_torch_is_one_line_naming_the_install():
+    """A sizing-only install (no torch) gets one line, exit 2, not an import traceback."""
+    import subprocess
+    import sys
+
+    script = (  # torch made invisible, as in a `pip install .` without the measure extra
+        "import importlib.util, sys\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'torch' else real(name, *a)\n"
+        "from kvplan.cli import main\n"
+        "sys.argv = ['kvplan', 'measure', 'gpt2']\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kvplan: error: measure: kvplan measure runs PyTorch, which is not installed: "
+        'pip install torch==2.13.0 (or pip install "kvplan[measure]")'
+    ]

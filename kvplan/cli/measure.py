@@ -144,6 +144,7 @@ def measure(
     force,
 ):
     """Run MODELS' attention geometry in PyTorch: measured cache bytes and times vs predicted."""
+    _require_torch()
     from kvplan.measure.grid import COLUMNS, plan_measure
     from kvplan.output import check_writable
     from kvplan.rows import Rows
@@ -171,3 +172,17 @@ def measure(
     emit(table, _columns(compare_recompute), fmt=fmt, output=output, force=force)
     if interrupted:
         raise click.exceptions.Abort()
+
+
+def _require_torch() -> None:
+    """kvplan measure runs PyTorch; a sizing-only install gets one line saying how to add it."""
+    import importlib.util
+
+    from kvplan.errors import KvplanError
+
+    if importlib.util.find_spec("torch") is None:
+        raise KvplanError(
+            "kvplan measure runs PyTorch, which is not installed: "
+            'pip install torch==2.13.0 (or pip install "kvplan[measure]")',
+            field="measure",
+        )
