@@ -1,7 +1,10 @@
 """The package list in pyproject.toml: a plain `pip install .` must ship every subpackage."""
 
-import tomllib
 from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the project also runs on 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 
