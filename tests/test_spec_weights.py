@@ -10,21 +10,21 @@ from .test_weights import _stated
 # Shipped specs that still have no weights: block, each with why (kvplan capacity asks
 # them for --weights or --params). A spec leaving this list must bring its source note.
 WEIGHTLESS = {
-    "command-r": "no published config.json copy found",
-    "deepseek-v4-flash": "deepseek_v4 layer layout (compressed attention) not modelled",
-    "falcon-h1-0.5b": "falcon_h1 layer layout (parallel Mamba-2 + attention) not modelled",
-    "gemma-3-12b": "no published config.json copy found",
-    "gemma-4-26b-a4b": "gemma4_text layer layout not modelled",
-    "gemma-4-31b": "gemma4_text layer layout not modelled",
-    "gemma-4-e2b": "gemma4_text layer layout (per-layer embeddings) not modelled",
-    "glm-4.7": "glm4_moe layer layout not modelled",
-    "granite-4.0-h-tiny": "granitemoehybrid layer layout not modelled",
-    "llama-3.3-70b": "no published config.json copy found",
-    "mistral-small-24b": "no published config.json copy found",
-    "phi-3-small-8k": "phi3small layer layout not modelled",
-    "qwen2.5-72b": "no published config.json copy found",
-    "starcoder2-3b": "no published config.json copy found",
-    "yi-1.5-34b": "no published config.json copy found",
+    "command-r": "no copy of its config.json found in a named public file",
+    "deepseek-v4-flash": "deepseek_v4: compressed attention layout not modelled",
+    "falcon-h1-0.5b": "falcon_h1: parallel Mamba-2 and attention not modelled",
+    "gemma-3-12b": "no verbatim copy found (maxtext's edits vocab_size)",
+    "gemma-4-26b-a4b": "gemma4_text: MoE beside a dense MLP, K=V layers not modelled",
+    "gemma-4-31b": "gemma4_text: K=V global layers not modelled",
+    "gemma-4-e2b": "gemma4_text: per-layer embeddings, KV-shared layers not modelled",
+    "glm-4.7": "glm4_moe not modelled; no named copy of its config.json found",
+    "granite-4.0-h-tiny": "granitemoehybrid: MoE + Mamba-2 hybrid not modelled",
+    "llama-3.3-70b": "only edited test copies found (2 layers, tied embeddings)",
+    "mistral-small-24b": "no copy of its config.json found in a named public file",
+    "phi-3-small-8k": "phi3small: block-sparse attention, GeGeLU MLP not modelled",
+    "qwen2.5-72b": "no copy of its config.json found in a named public file",
+    "starcoder2-3b": "only partial copies found, in files no search names",
+    "yi-1.5-34b": "a full copy found only in a file no search names",
 }
 
 
