@@ -11,7 +11,10 @@ from kvplan.capacity_grid import capacity
 from kvplan.errors import DoesNotFitError, KvplanError, SpecError
 from kvplan.reservation import IdealReservation
 
+from .conftest import DATA
+
 GIB = 2**30
+SPECS = DATA / "specs"
 LLAMA_8B_TOKEN = (
     32 * 2 * 8 * 128 * 2
 )  # 131,072 B: layers x K,V x KV heads x head dim x 2 B
@@ -207,15 +210,14 @@ def test_a_grid_leaves_out_what_does_not_fit_and_says_so():
 
 
 def test_a_spec_without_weights_needs_weights_or_params():
+    weightless = str(SPECS / "qwen1.5-7b.yaml")  # a spec YAML with no weights: block
     with pytest.raises(SpecError, match="--weights 16GiB.*--params 8.03B"):
-        capacity("qwen3-14b", gpus="h100")
-    opts = CapacityOptions(params=14_768_307_200)
-    row = one("qwen3-14b", gpus="h100", options=opts)
-    assert row["weight_bytes_per_gpu"] == 14_768_307_200 * 2
-    given = one(
-        "qwen3-14b", gpus="h100", options=CapacityOptions(weight_bytes=28 * GIB)
-    )
-    assert given["weight_bytes_per_gpu"] == 28 * GIB
+        capacity(weightless, gpus="h100")
+    opts = CapacityOptions(params=7_721_324_544)
+    row = one(weightless, gpus="h100", options=opts)
+    assert row["weight_bytes_per_gpu"] == 7_721_324_544 * 2
+    given = one(weightless, gpus="h100", options=CapacityOptions(weight_bytes=15 * GIB))
+    assert given["weight_bytes_per_gpu"] == 15 * GIB
 
 
 def test_the_grid_varies_the_batch_fastest():

@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
+from .conftest import DATA
 from .test_cli_estimate import kvplan
+
+WEIGHTLESS = str(DATA / "specs" / "qwen1.5-7b.yaml")  # a spec with no weights: block
 
 README_COMMAND = (
     "capacity",
@@ -75,7 +78,7 @@ def test_a_rounded_budget_from_a_log_is_floored_with_a_note():
         ),
         (("llama-3.1-8b", "--gpu", "h1000"), "unknown GPU 'h1000'; did you mean: H100"),
         (("llama-3.1-8b",), "name a GPU (--gpu h100"),
-        (("qwen3-14b", "--gpu", "h100"), "give --weights 16GiB"),
+        ((WEIGHTLESS, "--gpu", "h100"), "give --weights 16GiB"),
         (("llama-3.1-8b", "--gpu", "h100", "--weight-dtype", "nf4"), "nf4"),
     ],
 )
