@@ -19,7 +19,6 @@ WEIGHTLESS = {
     "gemma-4-e2b": "gemma4_text: per-layer embeddings, KV-shared layers not modelled",
     "glm-4.7": "glm4_moe not modelled; no named copy of its config.json found",
     "granite-4.0-h-tiny": "granitemoehybrid: MoE + Mamba-2 hybrid not modelled",
-    "llama-3.3-70b": "only edited test copies found (2 layers, tied embeddings)",
     "mistral-small-24b": "no copy of its config.json found in a named public file",
     "phi-3-small-8k": "phi3small: block-sparse attention, GeGeLU MLP not modelled",
     "qwen2.5-72b": "no copy of its config.json found in a named public file",
@@ -54,7 +53,17 @@ CARDS = [
     ("phi-3-medium-4k", "14B", "microsoft/Phi-3-medium-4k-instruct: 14B"),
     ("qwen3-next-80b-a3b", "80B", "Qwen/Qwen3-Next-80B-A3B card: 80B total"),
     ("gemma-3-27b", "27B", "google/gemma-3-27b-it card: 27B (text model)"),
+    ("llama-3.3-70b", "70B", "meta-llama/Llama-3.3-70B-Instruct card: 70B"),
 ]
+
+
+def test_llama_33_70b_counts_as_llama_31_70b():
+    # 80 layers x (attention 2 x 8192^2 + 2 x 8192 x 1024, MLP 3 x 8192 x 28672, 2 norms)
+    # + embeddings and LM head 2 x 128256 x 8192 + the final norm
+    layer = 2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672 + 2 * 8192
+    total = 80 * layer + 2 * 128256 * 8192 + 8192
+    assert total == 70_553_706_496
+    assert param_count(load_spec("llama-3.3-70b")).total == total
 
 
 @pytest.mark.parametrize(("name", "card", "source"), CARDS)
