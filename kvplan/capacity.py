@@ -11,7 +11,7 @@ rank). Every question about bytes per request and tokens per pool goes to a rese
 stage bounds the answer. docs/capacity.md defines every column.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from kvplan.errors import DoesNotFitError, KvplanError
@@ -92,6 +92,7 @@ class Stage:
     dense_read_bytes: int | None  # weights a decode step reads, routed experts aside
     expert_bytes: int  # one copy of the routed experts of all its MoE layers
     budget_bytes: int
+    pool_bytes: int  # what the engine's pool holds for that budget (whole blocks)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +198,8 @@ def _budget_base(gpu: Gpu, opts: CapacityOptions) -> int:
 
 def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> Plan:
     """Weights, reserve and KV budget of every stage; DoesNotFitError when none is left."""
+    reservation, spec, fitted = opts.reservation.for_model(spec)
+    opts = replace(opts, reservation=reservation)
     check_tp(spec, opts.tp)
     spans = stage_layers(spec.n_layers, opts.pp)
     fmt = weight_format(opts.weight_dtype)
@@ -223,6 +226,7 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
             if budget <= 0:
                 raise _does_not_fit(spec, gpu, opts, fmt, held, base, reserve, index)
         cost = _stage_cost(spec, span, cache_dtype, opts)
+        pool = opts.reservation.pool_bytes(cost, budget)
         stages.append(
             Stage(
                 index=index,
@@ -232,6 +236,7 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
                 dense_read_bytes=dense,
                 expert_bytes=experts,
                 budget_bytes=budget,
+                pool_bytes=pool,
             )
         )
     moe = spec.weights.moe if spec.weights is not None else None
@@ -248,7 +253,7 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
         lm_head_params=lm_head,
         reserve_bytes=reserve,
         routed=routed,
-        notes=tuple(notes + more),
+        notes=tuple(notes + more + fitted),
     )
 
 
@@ -293,7 +298,7 @@ def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> Sta
     reservation = plan.options.reservation
     request = reservation.request_bytes(stage.cost, request_tokens)
     shared = reservation.shared_bytes(stage.cost, request_tokens)
-    room = stage.budget_bytes - stage.cost.fixed_bytes - shared
+    room = stage.pool_bytes - stage.cost.fixed_bytes - shared
     concurrency = reservation.max_concurrency(
         stage.cost, stage.budget_bytes, request_tokens, shared
     )
@@ -310,7 +315,7 @@ def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> Sta
 def fits(plan: Plan, request_tokens: int, batch: int) -> bool:
     """Whether `batch` requests of `request_tokens` fit on every stage."""
     return all(
-        stage_load(plan, s, request_tokens, batch).used_bytes <= s.budget_bytes
+        stage_load(plan, s, request_tokens, batch).used_bytes <= s.pool_bytes
         for s in plan.stages
     )
 

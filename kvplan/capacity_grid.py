@@ -18,6 +18,7 @@ from kvplan.capacity import (
     plan,
     stage_load,
 )
+from kvplan.engines.base import EngineRuleError
 from kvplan.errors import DoesNotFitError, KvplanError
 from kvplan.estimate import _as_list, _dtype_label, spec_notes
 from kvplan.gpus import Gpu, find_gpu
@@ -68,8 +69,7 @@ def _row(p: Plan, context: int, batch: int) -> dict:
     pools = [reservation.pool_tokens(s.cost, s.budget_bytes) for s in p.stages]
     blocks = [reservation.pool_blocks(s.cost, s.budget_bytes) for s in p.stages]
     headroom = min(
-        s.budget_bytes - load.used_bytes
-        for s, load in zip(p.stages, loads, strict=True)
+        s.pool_bytes - load.used_bytes for s, load in zip(p.stages, loads, strict=True)
     )
     heads, replicated = kv_heads(p.spec, opts.tp)
     tpot, ttft = floors(p, context, batch)
@@ -135,6 +135,9 @@ def _plan_notes(p: Plan) -> list[str]:
         )
     else:
         notes.append(_budget_note(p))
+    profile = getattr(opts.reservation, "profile", None)
+    if profile is not None:
+        notes += profile.capacity_notes(p.stages[0].cost)
     fewest = _fewest_kv_heads(spec)
     if fewest is not None and opts.tp > fewest:
         counts = {x.n_kv_heads for x in spec.layers if x.holds_kv and x.kind != "mla"}
@@ -257,17 +260,22 @@ def capacity_result(
     batches = [parse_positive_int(b, field="batch") for b in _as_list(batch)]
     choices = list(reservations or [opts.reservation])
     plans, notes, misses = _plans(specs, devices, tps, pps, dtypes, opts, choices)
-    rows = []
+    rows, kept = [], []
     for p in plans:
-        for c in contexts:
-            for b in batches:
-                row = _row(p, c, b)
-                rows.append(row)
-                notes += _row_notes(p, row)
+        try:
+            block = [_row(p, c, b) for c in contexts for b in batches]
+        except EngineRuleError as error:  # the engine refuses this model: leave it out
+            misses.append(_refused(p, error))
+            continue
+        kept.append(p)
+        rows += block
+        notes += [n for row in block for n in _row_notes(p, row)]
+    if not kept and misses:
+        raise misses[0]
     notes += [f"left out: {error}" for error in misses]
     return CapacityResult(
         rows=Rows.from_dicts(rows, COLUMNS, list(dict.fromkeys(notes))),
-        plans=tuple(plans),
+        plans=tuple(kept),
         contexts=tuple(contexts),
         batches=tuple(batches),
     )
@@ -289,14 +297,27 @@ def _plans(specs, devices, tps, pps, dtypes, opts, reservations):
             given = replace(opts, tp=t, pp=n, reservation=chosen, mla_mode=mla)
             try:
                 p = plan(spec, gpu, label, given)
+                more = _plan_notes(p)
             except DoesNotFitError as error:
                 misses.append(error)
                 continue
+            except EngineRuleError as error:  # the engine refuses the model
+                misses.append(_refused_spec(spec, chosen, error))
+                continue
             plans.append(p)
-            notes += _plan_notes(p)
-    if not plans and misses:
-        raise misses[0]
+            notes += more
     return plans, notes, misses
+
+
+def _refused_spec(spec: ModelSpec, reservation, error: KvplanError) -> KvplanError:
+    """An engine's refusal of a model, naming both, as one grid note (or the error)."""
+    return type(error)(
+        f"{spec.name} under {reservation.name}: {error.args[0]}", field=error.field
+    )
+
+
+def _refused(p: Plan, error: KvplanError) -> KvplanError:
+    return _refused_spec(p.spec, p.options.reservation, error)
 
 
 def capacity(models, **kwargs) -> Rows:

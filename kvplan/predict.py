@@ -7,9 +7,10 @@ block count), never from itself.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 
-from kvplan.engines import EngineProfile, rank_cost
+from kvplan.engines import EngineProfile
 from kvplan.engines.base import cdiv
 from kvplan.logs import LogError, LogFacts, Logged
 from kvplan.sizing import ModelCost
@@ -28,9 +29,7 @@ class Setup:
 
     def cost(self) -> ModelCost:
         """The cost terms one TP rank holds, MLA stored as this engine stores it."""
-        return rank_cost(
-            self.spec, self.cache_dtype, tp=self.tp, mla_mode=self.profile.mla_mode
-        )
+        return self.profile.cost(self.spec, self.cache_dtype, tp=self.tp)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,10 +207,26 @@ def _llamacpp(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
             + " + ".join(f"{float(t.value):g} MiB" for t in totals)
             + ")"
         )
-        predictions["kv_cells"] = _ranged(
-            lambda b: profile.pool_tokens(cost, b), budgets, basis
-        )
+        ranged = _ranged(lambda b: profile.pool_tokens(cost, b), budgets, basis)
+        predictions["kv_cells"] = _cells_printing_as(profile, cost, totals, ranged)
     return predictions
+
+
+def _cells_printing_as(profile, cost: ModelCost, totals, p: Prediction) -> Prediction:
+    """The padded n_ctx in the rounding range whose KV sizes print as the log's, if any.
+
+    n_ctx is a multiple of 256, so a size printed to two decimals allows one or two counts:
+    32,768 cells of 37,332 B are 1166.625 MiB, printed 1166.62; 32,512 would print 1157.55.
+    """
+    for cells in range(p.high, p.low - 1, -profile.block_size):
+        sizes = _llamacpp_caches(profile, cost, cells)
+        mib = {
+            "kv_size_mib": Fraction(sizes["k"] + sizes["v"], MIB),
+            "swa_kv_size_mib": Fraction(sizes["swa_k"] + sizes["swa_v"], MIB),
+        }
+        if all(abs(t.value - mib[t.name]) <= t.half_step for t in totals):
+            return replace(p, value=cells)
+    return p
 
 
 # Figures a prediction starts from: the budget lines, never compared with themselves.

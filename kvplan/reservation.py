@@ -17,6 +17,7 @@ from typing import Protocol
 
 from kvplan.errors import KvplanError
 from kvplan.sizing import GroupCost, ModelCost
+from kvplan.spec import ModelSpec
 
 
 class Reservation(Protocol):
@@ -30,6 +31,11 @@ class Reservation(Protocol):
 
     @property
     def shared_prefix_tokens(self) -> int: ...
+
+    def for_model(self, spec: ModelSpec) -> tuple["Reservation", ModelSpec, list[str]]:
+        """This reservation fitted to a model (an engine's length settings default to the
+        model's), the spec as it caches the model (an engine may ignore windows), notes."""
+        ...
 
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
         """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix;
@@ -46,6 +52,10 @@ class Reservation(Protocol):
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
         """Tokens a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def pool_bytes(self, cost: ModelCost, budget_bytes: int) -> int:
+        """Bytes the pool holds for this budget (whole blocks may pass it: TensorRT-LLM)."""
         ...
 
     def max_concurrency(
@@ -86,6 +96,12 @@ class IdealReservation:
             )
         if self.shared_prefix_tokens < 0:
             raise KvplanError("expected zero or more tokens", field="shared_prefix")
+
+    def for_model(
+        self, spec: ModelSpec
+    ) -> tuple["IdealReservation", ModelSpec, list[str]]:
+        """Itself and the layout's own spec: every window is kept."""
+        return self, spec, []
 
     @property
     def shared_tokens(self) -> int:
@@ -146,6 +162,10 @@ class IdealReservation:
         if not per_block:
             return None
         return max(0, budget_bytes - cost.fixed_bytes) // per_block
+
+    def pool_bytes(self, cost: ModelCost, budget_bytes: int) -> int:
+        """The budget itself: requests are counted in bytes against it."""
+        return budget_bytes
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
         """Tokens a pool of `budget_bytes` holds while every layer keeps them (whole blocks)."""

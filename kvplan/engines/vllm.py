@@ -290,6 +290,27 @@ class VllmProfile(_VllmBase):
 
         return explain_lines(self, cost, context_tokens)
 
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """For a hybrid model the token line is not concurrency x context, by design."""
+        plan = self.plan(cost)
+        if plan.uniform:
+            return []
+        if self.token_line == TOKEN_LINE_FROM_CONCURRENCY:
+            how = (
+                "int(concurrency x max_model_len), tokens of requests at max_model_len"
+            )
+        else:
+            how = (
+                f"the pool's block ids // {plan.n_groups} groups x"
+                f" {plan.min_block_size} tokens, as if every group held every token"
+            )
+        return [
+            f"{self.label}: cache_tokens is vLLM's 'GPU KV cache size' line, {how};"
+            " for this hybrid model it is not max_concurrency x context. max_concurrency"
+            " (block ids in the pool / block ids one request reserves over all groups) is"
+            " the admissible figure"
+        ]
+
 
 @dataclass(frozen=True, kw_only=True)
 class VllmV0Profile(_VllmBase):
@@ -324,6 +345,15 @@ class VllmV0Profile(_VllmBase):
                 "give a context or max_model_len", field="max_model_len"
             )
         return self.pool_tokens(cost, budget_bytes) / length
+
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """V0's concurrency line does not round a request up to whole blocks."""
+        return [
+            f"{self.label}: max_concurrency is the line V0 prints, blocks x"
+            f" {self.block_size} / the request's tokens, which does not round a request up"
+            " to whole blocks; max_requests counts whole requests' blocks and may be"
+            " lower"
+        ]
 
     def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
         """One block of every layer per block_size tokens."""
