@@ -28,57 +28,54 @@ CHECK_COLUMNS = (
     "note",
 )
 
-# Name parts that change weights or training but not the KV-cache geometry.
-_SUFFIXES = (
-    "-instruct", "-chat", "-it", "-base", "-hf", "-fp8", "-fp8-dynamic", "-awq", "-gptq",
-    "-int4", "-int8", "-bf16", "-thinking", "-sft",
-)  # fmt: skip
-
 FAMILIES = {"vllm": "vllm", "vllm-v0": "vllm"}
 
 
-def _shipped_match(name: str) -> tuple[ModelSpec, str] | None:
-    """A shipped spec for a model name from a log, dropping path and weight suffixes."""
-    from kvplan.catalog import find_shipped, load_spec_file
-
-    key = name.strip().rstrip("/").rsplit("/", 1)[-1].lower()
-    dropped = []
-    while True:
-        try:
-            path = find_shipped(key)
-        except KvplanError:
-            path = None
-        if path:
-            spec = load_spec_file(path)
-            how = f" (ignoring {', '.join(dropped)})" if dropped else ""
-            return spec, f"matched the log's model {name!r} to {spec.name}{how}"
-        suffix = next((s for s in _SUFFIXES if key.endswith(s)), None)
-        if suffix is None:
-            return None
-        key, dropped = key[: -len(suffix)], [*dropped, suffix.lstrip("-")]
-
-
 def resolve_model(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
-    """The spec to predict with: --model, else the log's model matched to a shipped spec."""
+    """The spec to predict with, and a note: --model, else the log's model matched to a
+    shipped spec, else (llama.cpp) the geometry the log prints; the log's printed geometry
+    wins over a spec's reading where they differ (kvplan/logspec.py)."""
+    from kvplan.logspec import with_log_geometry
+
+    spec, note = _named_spec(facts, model)
+    spec, differs = with_log_geometry(facts, spec)
+    return spec, f"{note}; {differs}" if differs else note
+
+
+def _named_spec(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
     from kvplan.catalog import load_spec
+    from kvplan.logspec import log_spec
+    from kvplan.model_names import match_shipped
 
     if model:
         spec = load_spec(model)
         return spec, f"model {spec.name} (from --model)"
+    spec, found = match_shipped(facts.model) if facts.model else (None, [])
+    if spec is not None:
+        return spec, found
+    near = f" (near: {', '.join(found)})" if found else ""
+    printed = log_spec(facts)
+    if printed is not None:
+        named = f"the log's model {facts.model!r}" if facts.model else "the log's model"
+        return printed, (
+            f"{named} matches no shipped spec{near}: predicted with the geometry the log"
+            f" prints ({printed.layout}, {printed.n_kv_heads} KV heads x"
+            f" {printed.head_dim}); pass --model to use a spec"
+        )
     if not facts.model:
         raise LogError(
             "the log does not name its model; pass --model NAME, a spec .yaml or a"
             " config.json",
             field="model",
         )
-    found = _shipped_match(facts.model)
-    if found is None:
-        raise LogError(
-            f"the log's model {facts.model!r} does not match a shipped spec; pass --model"
-            " NAME, a spec .yaml or its config.json",
-            field="model",
-        )
-    return found
+    which = "does not match a shipped spec"
+    if found:
+        which = f"does not name one shipped spec{near}, and kvplan does not pick one"
+    raise LogError(
+        f"the log's model {facts.model!r} {which}; pass --model NAME, a spec .yaml or"
+        " its config.json",
+        field="model",
+    )
 
 
 def _log_knobs(facts: LogFacts, spec: ModelSpec, profile) -> dict:

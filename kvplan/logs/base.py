@@ -41,7 +41,8 @@ class LogFacts:
     max_num_batched_tokens: int | None = None
     prefix_caching: bool | None = None
     figures: dict[str, Logged] = field(default_factory=dict)
-    extra: dict[str, int] = field(default_factory=dict)  # engine-specific settings
+    # engine-specific settings and printed geometry (llama.cpp's n_layer, n_swa, arch, ...)
+    extra: dict[str, int | str] = field(default_factory=dict)
 
     def add(self, name: str, text: str, unit: str, line: int) -> None:
         """Record a figure (the last print of a name wins, as engines re-print on restart)."""

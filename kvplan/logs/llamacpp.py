@@ -36,6 +36,16 @@ SETTINGS = (
     ("n_seq", re.compile(r"\bn_seq_max\s*=\s*(\d+)")),
 )
 MODEL = re.compile(r"general\.name\s+(?:str\s+)?=\s+(.+?)\s*$")
+# the model's geometry as the loader prints it (print_info, llm_load_print_meta before 2025)
+GEOMETRY_KEYS = (
+    "n_layer", "n_head", "n_head_kv", "n_embd", "n_embd_head_k", "n_embd_head_v", "n_swa",
+    "is_swa_any", "n_ctx_train", "n_lora_kv",
+)  # fmt: skip
+GEOMETRY = re.compile(
+    rf"(?:print_info|llm_load_print_meta):\s+({'|'.join(GEOMETRY_KEYS)})\s*=\s*(\d+)\s*$"
+)
+ARCH = re.compile(r"(?:print_info|llm_load_print_meta):\s+arch\s*=\s*(\S+)")
+CACHE_LAYERS = re.compile(r"size\s*=\s*[\d.]+ MiB \(\s*\d+ cells,\s*(\d+) layers")
 MARKS = (
     "llama_kv_cache",
     "KV self size",
@@ -67,6 +77,19 @@ def _sizes(facts: LogFacts, prefix: str, line: str, number: int) -> None:
         facts.set_once("kv_cache_dtype", latent.group(2))
 
 
+def _geometry(facts: LogFacts, prefix: str, line: str) -> None:
+    """The loader's printed geometry, and the layers each cache holds, into facts.extra."""
+    found = GEOMETRY.search(line)
+    if found:
+        facts.extra.setdefault(found.group(1), int(found.group(2)))
+    arch = ARCH.search(line)
+    if arch:
+        facts.extra.setdefault("arch", arch.group(1))
+    layers = CACHE_LAYERS.search(line)
+    if layers:
+        facts.extra.setdefault(f"{prefix}cache_layers", int(layers.group(1)))
+
+
 def read(text: str) -> LogFacts:
     """The llama.cpp figures and settings; an iSWA pair is filed as base and `swa_`."""
     facts = LogFacts(engine="llamacpp", format="llama.cpp")
@@ -94,6 +117,7 @@ def read(text: str) -> LogFacts:
         model = MODEL.search(line)
         if model:
             facts.set_once("model", model.group(1).strip())
+        _geometry(facts, prefix, line)
     if "kv_cells" not in facts.figures and n_ctx_line:
         facts.add("kv_cells", n_ctx_line[0], "cells", n_ctx_line[1])  # kv_size = n_ctx
     return facts
