@@ -27,6 +27,8 @@ _EXTENSIONS = (".gguf", ".safetensors")
 def _base(name: str) -> str:
     """The name without organisation, folders and file extension, lowercased."""
     key = name.strip().rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if key.startswith("models--"):  # the Hugging Face cache's models--Org--Name folder
+        key = key.rsplit("--", 1)[-1]
     for extension in _EXTENSIONS:
         key = key.removesuffix(extension)
     return key

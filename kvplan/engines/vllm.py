@@ -39,6 +39,7 @@ V1_VERSIONS = {
     "0.21+": TOKEN_LINE_FROM_CONCURRENCY,
 }
 DEFAULT_V1_VERSIONS = "0.10-0.20"
+V1_BEFORE_HYBRID = "0.8-0.9"  # V1 before the hybrid allocator (hybrid_allocator false)
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,30 @@ class VllmProfile(_VllmBase):
         """available // page // group_size (get_num_blocks)."""
         return max(budget_bytes, 0) // self.plan(cost).block_bytes
 
+    def max_memory_bytes(self, cost: ModelCost, max_model_len: int) -> int:
+        """check_enough_kv_cache_memory's need: each layer's most pages for one request of
+        max_model_len tokens, summed over the layers (padding layers hold none)."""
+        plan = self.plan(cost)
+        return sum(
+            p.kind.layers * self.pool_blocks(p, max_model_len) * p.page_bytes
+            for p in plan.pools
+        )
+
+    def estimated_max_model_len(
+        self, cost: ModelCost, budget_bytes: int, max_model_len: int
+    ) -> int:
+        """estimate_max_model_len: the longest max_model_len (1 to the one asked) whose
+        need fits the budget, by bisection; 0 when none does."""
+        low, high = (
+            0,
+            max_model_len + 1,
+        )  # need(low) fits (0: none), need(high) does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            fits = self.max_memory_bytes(cost, middle) <= budget_bytes
+            low, high = (middle, high) if fits else (low, middle)
+        return low
+
     def max_concurrency(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
     ) -> float:
@@ -318,6 +343,11 @@ class VllmV0Profile(_VllmBase):
 
     name: str = "vllm-v0"
     versions: str = "0.5-0.10 (V0 engine)"
+    swap_space: int = 4  # GiB of CPU swap per GPU (--swap-space): the "# CPU blocks"
+
+    def cpu_blocks(self, cost: ModelCost) -> int:
+        """ "# CPU blocks": swap_space bytes // the bytes of one block (cache_engine)."""
+        return self.swap_space * 2**30 // self.block_bytes(cost)
 
     def block_bytes(self, cost: ModelCost) -> int:
         """cache_engine.get_cache_block_size: block x bytes per token of every layer."""

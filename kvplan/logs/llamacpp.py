@@ -13,7 +13,7 @@ from src/llama-kv-cache.cpp, src/llama-kv-cache-iswa.cpp, src/llama-context.cpp 
 
 import re
 
-from kvplan.logs.base import LogFacts, to_int
+from kvplan.logs.base import LogFacts, note_unread, to_int
 
 _MIB = r"([\d.]+) MiB"
 SIZE_LINES = (
@@ -52,6 +52,10 @@ MARKS = (
     "llama_new_context_with_model",
     "llama_context",
 )
+
+
+FIGURE_MARKS = ("KV self size", "MiB (", "kv_size =")
+BANNERS = ("llama_model_loader: loaded meta data",)
 
 
 def recognises(text: str) -> bool:
@@ -120,4 +124,4 @@ def read(text: str) -> LogFacts:
         _geometry(facts, prefix, line)
     if "kv_cells" not in facts.figures and n_ctx_line:
         facts.add("kv_cells", n_ctx_line[0], "cells", n_ctx_line[1])  # kv_size = n_ctx
-    return facts
+    return note_unread(text, facts, FIGURE_MARKS)
