@@ -198,6 +198,7 @@ def _budget_base(gpu: Gpu, opts: CapacityOptions) -> int:
 
 def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> Plan:
     """Weights, reserve and KV budget of every stage; DoesNotFitError when none is left."""
+    opts.reservation.check_cache_dtype(cache_dtype, spec.dtype)
     reservation, spec, fitted = opts.reservation.for_model(spec)
     opts = replace(opts, reservation=reservation)
     check_tp(spec, opts.tp)
@@ -261,12 +262,14 @@ def _does_not_fit(spec, gpu, opts, fmt, held, base, reserve, index) -> DoesNotFi
     where = f"TP {opts.tp}, PP {opts.pp}" + (
         f", stage {index + 1}" if opts.pp > 1 else ""
     )
+    total = held + reserve
     return DoesNotFitError(
         f"does not fit: {spec.name} weights need {format_gib(held)} per GPU at "
-        f"{fmt.name} ({where}), the {gpu.name} gives {format_gib(base - reserve)} "
-        f"({format_gib(gpu.budget_bytes)} x {float(opts.memory_fraction):g} - "
-        f"{format_gib(reserve)} reserve); raise --tp/--pp, use a smaller --weight-dtype, "
-        "or a larger GPU"
+        f"{fmt.name} ({where}); weights {format_gib(held)} + reserve "
+        f"{format_gib(reserve)} = {format_gib(total)} exceed the {gpu.name}'s "
+        f"{format_gib(gpu.budget_bytes)} x {float(opts.memory_fraction):g} = "
+        f"{format_gib(base)}, leaving nothing for a KV cache; raise --tp/--pp, use a "
+        "smaller --weight-dtype, or a larger GPU"
     )
 
 
@@ -278,7 +281,7 @@ class StageLoad:
     request_bytes: int
     shared_bytes: int
     used_bytes: int
-    room_bytes: int  # the budget less per-model constants and the shared prefix
+    room_bytes: int  # the pool less per-model constants and the shared prefix
     concurrency: (
         float  # requests that fit, fractional (as engines print it); inf: no bytes
     )

@@ -259,6 +259,7 @@ def capacity_result(
     contexts = [parse_tokens(c, field="context") for c in _as_list(context)]
     batches = [parse_positive_int(b, field="batch") for b in _as_list(batch)]
     choices = list(reservations or [opts.reservation])
+    _check_shared_prefix(choices, contexts)
     plans, notes, misses = _plans(specs, devices, tps, pps, dtypes, opts, choices)
     rows, kept = [], []
     for p in plans:
@@ -279,6 +280,18 @@ def capacity_result(
         contexts=tuple(contexts),
         batches=tuple(batches),
     )
+
+
+def _check_shared_prefix(reservations, contexts: list[int]) -> None:
+    """A shared prefix is part of each prompt, so it must be shorter than every context."""
+    shared = max(r.shared_prefix_tokens for r in reservations)
+    if shared and shared >= min(contexts):
+        raise KvplanError(
+            f"a shared prefix of {shared:,} tokens is not shorter than the context"
+            f" {min(contexts):,}: every request would be all prefix; give a prefix shorter"
+            " than --context",
+            field="shared_prefix",
+        )
 
 
 def _plans(specs, devices, tps, pps, dtypes, opts, reservations):

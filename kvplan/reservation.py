@@ -32,6 +32,10 @@ class Reservation(Protocol):
     @property
     def shared_prefix_tokens(self) -> int: ...
 
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
+        """Refuse a cache format the allocator's engine does not offer."""
+        ...
+
     def for_model(self, spec: ModelSpec) -> tuple["Reservation", ModelSpec, list[str]]:
         """This reservation fitted to a model (an engine's length settings default to the
         model's), the spec as it caches the model (an engine may ignore windows), notes."""
@@ -96,6 +100,9 @@ class IdealReservation:
             )
         if self.shared_prefix_tokens < 0:
             raise KvplanError("expected zero or more tokens", field="shared_prefix")
+
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
+        """Every format kvplan knows is a layout the ideal allocator can hold."""
 
     def for_model(
         self, spec: ModelSpec

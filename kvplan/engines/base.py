@@ -72,6 +72,21 @@ class EngineProfile:
     block_size: int = 1
     mla_mode: str = "latent"  # how this engine stores MLA layers
     window_rule: ClassVar[WindowRule] = KEEP_ALL  # which windows this engine keeps
+    # the cache formats the engine offers (kvplan's names); None: any
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = None
+    prints_gib_as_gb: ClassVar[bool] = False  # its logs say "GB" for 2^30 bytes
+
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str = "bf16") -> None:
+        """Refuse a cache format the engine does not offer, naming the ones it does."""
+        from kvplan.formats import get_format
+
+        name = get_format(cache_dtype, model_dtype=model_dtype).name
+        if self.cache_dtypes is not None and name not in self.cache_dtypes:
+            raise EngineRuleError(
+                f"{self.name} has no {name} KV cache; it offers"
+                f" {', '.join(self.cache_dtypes)}",
+                field="cache_dtype",
+            )
 
     def engine_spec(self, spec: ModelSpec) -> tuple[ModelSpec, str | None]:
         """The spec as this engine caches it (windows it ignores as full layers), a note."""
@@ -96,6 +111,7 @@ class EngineProfile:
         state_dtype: str | None = None,
     ) -> ModelCost:
         """The cost terms one TP rank holds as this engine caches the model."""
+        self.check_cache_dtype(cache_dtype, spec.dtype)
         spec, _ = self.engine_spec(spec)
         mode = mla_mode or self.mla_mode
         return rank_cost(

@@ -45,6 +45,10 @@ class LlamacppProfile(EngineProfile):
     n_seq: int = 1  # --parallel slots sharing a unified cache
     swa_full: bool = False
     window_rule: ClassVar[WindowRule] = LLAMACPP_WINDOWS
+    # --cache-type-k/-v: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 (common/arg.cpp)
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = (
+        "fp32", "fp16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+    )  # fmt: skip
 
     def cell_bytes(self, g: GroupCost) -> tuple[int, int]:
         """(K bytes, V bytes) of one cell of one layer; a type not set keeps the cost's."""

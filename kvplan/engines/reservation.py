@@ -46,6 +46,10 @@ class EngineReservation:
     def block_size(self) -> int:
         return self.profile.block_size
 
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
+        """Refuse a cache format the engine does not offer (EngineRuleError)."""
+        self.profile.check_cache_dtype(cache_dtype, model_dtype)
+
     def for_model(
         self, spec: ModelSpec
     ) -> tuple["EngineReservation", ModelSpec, list[str]]:

@@ -54,6 +54,15 @@ class SglangProfile(EngineProfile):
     swa_full_tokens_ratio: Fraction = Fraction(8, 10)
     mamba_full_memory_ratio: Fraction = Fraction(9, 10)
     window_rule: ClassVar[WindowRule] = SGLANG_WINDOWS
+    # --kv-cache-dtype: auto (the model's), bf16, fp8_e4m3, fp8_e5m2 (server_args.py)
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = (
+        "fp32",
+        "fp16",
+        "bf16",
+        "fp8",
+        "fp8_e5m2",
+    )
+    prints_gib_as_gb: ClassVar[bool] = True  # "K size: 8.23 GB" is 8.23 x 2^30 B
 
     def kv_budget(self, total_bytes: int, available_after_load_bytes: int) -> int:
         """available after loading - total x (1 - mem_fraction_static)."""

@@ -17,6 +17,7 @@ Full-attention layers use the window max_attention_window, which defaults to max
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 from kvplan.engines.base import (
     EngineProfile,
@@ -45,6 +46,14 @@ class TrtllmProfile(EngineProfile):
     )
     free_gpu_memory_fraction: Fraction = Fraction(9, 10)
     max_seq_len: int | None = None  # the window of full-attention layers
+    # KvCacheConfig dtype: the model's fp16/bf16, fp8, int8 (nvfp4 is not a kvplan format)
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = (
+        "fp32",
+        "fp16",
+        "bf16",
+        "fp8",
+        "int8",
+    )
 
     def kv_budget(self, free_bytes: int) -> int:
         """Free memory after loading x free_gpu_memory_fraction."""

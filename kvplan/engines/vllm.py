@@ -20,6 +20,7 @@ Rules read from vllm-project/vllm (docs/engines.md names files and versions):
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 from kvplan.engines.base import (
     EngineProfile,
@@ -110,6 +111,11 @@ def _kinds(cost: ModelCost, hybrid_allocator: bool = True) -> list[_Kind]:
     return [_Kind(*key, layers=n) for key, n in counts.items()]
 
 
+# --kv-cache-dtype choices (vllm/config/cache.py CacheDType: auto, bfloat16, fp8, fp8_e4m3,
+# fp8_e5m2; auto is the model's fp32/fp16/bf16), in kvplan's names
+VLLM_CACHE_DTYPES = ("fp32", "fp16", "bf16", "fp8", "fp8_e5m2")
+
+
 @dataclass(frozen=True, kw_only=True)
 class _VllmBase(EngineProfile):
     """What both vLLM engines share: the budget from gpu_memory_utilization, the figures."""
@@ -117,6 +123,19 @@ class _VllmBase(EngineProfile):
     block_size: int = 16
     gpu_memory_utilization: Fraction = Fraction(9, 10)
     max_model_len: int | None = None  # the model's max_positions when not given
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = VLLM_CACHE_DTYPES
+
+    def __post_init__(self) -> None:
+        # --block-size takes 1, 8, 16, 32, 64, 128; hybrid models get larger multiples of
+        # 16 that vLLM picks itself ("Setting attention block size to 784 tokens")
+        if self.block_size not in (1, 8) and (
+            self.block_size <= 0 or self.block_size % 16
+        ):
+            raise EngineRuleError(
+                f"vLLM's block size is 1, 8, 16, 32, 64 or 128 (hybrid models: a multiple"
+                f" of 16 vLLM picks), got {self.block_size}",
+                field="block_size",
+            )
 
     def kv_budget(
         self,
