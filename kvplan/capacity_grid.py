@@ -180,11 +180,15 @@ def _budget_note(p: Plan) -> str:
             f"default: 1 GiB + {opts.max_batched_tokens:,} batched tokens x {per_token:,} "
             "activation values x 2 B"
         )
-    return (
-        f"{p.spec.name} on {gpu.name} TP {opts.tp}: KV budget = {format_gib(gpu.budget_bytes)} "
-        f"({gpu.budget_basis} memory) x {float(opts.memory_fraction):g} - weights - "
-        f"reserve {format_gib(p.reserve_bytes)} ({how})"
-    )
+    memory = f"{format_gib(gpu.budget_bytes)} ({gpu.budget_basis} memory)"
+    share, reserve = f"{float(opts.memory_fraction):g}", format_gib(p.reserve_bytes)
+    formula = f"{memory} x {share} - weights - reserve {reserve}"
+    if opts.reservation.budget_from_free:
+        formula = (
+            f"({memory} - weights - reserve {reserve}) x {share}, a share of the memory"
+            f" left after loading ({opts.reservation.name})"
+        )
+    return f"{p.spec.name} on {gpu.name} TP {opts.tp}: KV budget = {formula} ({how})"
 
 
 def _row_notes(p: Plan, row: dict) -> list[str]:

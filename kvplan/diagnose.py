@@ -119,7 +119,9 @@ def explanations(facts: LogFacts, setup: Setup, name: str) -> list[str]:
         if other is not None and within(logged, other):
             stated = alternative.setting in setup.stated
             order = (stated, PRIOR.index(alternative.setting))
-            text = alternative.description + (" (the log states it)" if stated else "")
+            text = alternative.description
+            if stated and not text.startswith("TP ignored"):
+                text += " (less likely: the log or an option sets it)"
             found.append((order, text))
     return [text for _, text in sorted(found, key=lambda item: item[0])]
 

@@ -32,6 +32,12 @@ class Reservation(Protocol):
     @property
     def shared_prefix_tokens(self) -> int: ...
 
+    @property
+    def budget_from_free(self) -> bool:
+        """Whether the budget is a share of the memory left after loading (TensorRT-LLM)
+        rather than a share of the GPU less what is loaded."""
+        ...
+
     def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
         """Refuse a cache format the allocator's engine does not offer."""
         ...
@@ -89,6 +95,7 @@ class IdealReservation:
     block_size: int = 16
     shared_prefix_tokens: int = 0
     name: str = "ideal"
+    budget_from_free: bool = False  # a share of the GPU, less what is loaded
 
     def __post_init__(self) -> None:
         if isinstance(self.block_size, bool) or not isinstance(self.block_size, int):

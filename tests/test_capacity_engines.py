@@ -143,3 +143,18 @@ def test_an_engine_that_refuses_a_model_leaves_its_rows_out_of_the_grid():
         n.startswith("left out: engine: granite-4.0-h-tiny under trtllm")
         for n in result.rows.notes
     )
+
+
+def test_trtllm_budget_note_shows_its_own_formula():
+    trt = EngineReservation(profile=get_profile("trtllm"))
+    rows = capacity(
+        "llama-3.1-8b",
+        gpu_memory=80 * GIB,
+        options=CapacityOptions(
+            weight_bytes=16 * GIB, reserve_bytes=2 * GIB, reservation=trt
+        ),
+    )
+    assert any(
+        "KV budget = (80.00 GiB (given memory) - weights - reserve 2.00 GiB) x 0.9" in n
+        for n in rows.notes
+    ), rows.notes

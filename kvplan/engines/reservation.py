@@ -46,6 +46,11 @@ class EngineReservation:
     def block_size(self) -> int:
         return self.profile.block_size
 
+    @property
+    def budget_from_free(self) -> bool:
+        """TensorRT-LLM takes its fraction of the memory free after loading."""
+        return self.profile.name in BUDGET_FROM_FREE
+
     def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
         """Refuse a cache format the engine does not offer (EngineRuleError)."""
         self.profile.check_cache_dtype(cache_dtype, model_dtype)
@@ -105,7 +110,7 @@ class EngineReservation:
 
     def kv_budget(self, memory_bytes: int, fraction: Fraction, used_bytes: int) -> int:
         """The cache budget of one GPU holding `used_bytes` of weights and reserve."""
-        if self.profile.name in BUDGET_FROM_FREE:
+        if self.budget_from_free:
             return fraction_of(memory_bytes - used_bytes, fraction)
         return fraction_of(memory_bytes, fraction) - used_bytes
 
