@@ -120,9 +120,7 @@ def _layer_entry(entry: dict, top: dict, where: str):
     for name in ("n_kv_heads", "head_dim_k", "head_dim_v"):
         if attention and fields[name] is None:
             key = "head_dim" if name.startswith("head_dim") else name
-            raise SpecError(
-                f"{where}: missing {key} (at the top level or on the layer)", field=key
-            )
+            raise SpecError(f"{where}: missing {key} (at the top level or on the layer)", field=key)
     try:
         layer = Layer(**fields)
     except SpecError as error:
