@@ -26,12 +26,8 @@ from kvplan.engines.ideal import IdealProfile
 from kvplan.engines.llamacpp import LlamacppProfile
 from kvplan.engines.sglang import SglangProfile
 from kvplan.engines.trtllm import TrtllmProfile
-from kvplan.engines.vllm import (
-    V1_BEFORE_HYBRID,
-    V1_VERSIONS,
-    VllmProfile,
-    VllmV0Profile,
-)
+from kvplan.engines.vllm import V1_BEFORE_HYBRID, V1_VERSIONS, VllmProfile
+from kvplan.engines.vllm_v0 import VllmV0Profile
 from kvplan.errors import UnknownNameError
 
 PROFILES: dict[str, EngineProfile] = {
