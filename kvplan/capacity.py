@@ -11,7 +11,7 @@ rank). Every question about bytes per request and tokens per pool goes to a rese
 stage bounds the answer. docs/capacity.md defines every column.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from kvplan.errors import DoesNotFitError, KvplanError
@@ -92,6 +92,7 @@ class Stage:
     dense_read_bytes: int | None  # weights a decode step reads, routed experts aside
     expert_bytes: int  # one copy of the routed experts of all its MoE layers
     budget_bytes: int
+    pool_bytes: int  # what the engine's pool holds for that budget (whole blocks)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +198,9 @@ def _budget_base(gpu: Gpu, opts: CapacityOptions) -> int:
 
 def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> Plan:
     """Weights, reserve and KV budget of every stage; DoesNotFitError when none is left."""
+    opts.reservation.check_cache_dtype(cache_dtype, spec.dtype)
+    reservation, spec, fitted = opts.reservation.for_model(spec)
+    opts = replace(opts, reservation=reservation)
     check_tp(spec, opts.tp)
     spans = stage_layers(spec.n_layers, opts.pp)
     fmt = weight_format(opts.weight_dtype)
@@ -223,6 +227,7 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
             if budget <= 0:
                 raise _does_not_fit(spec, gpu, opts, fmt, held, base, reserve, index)
         cost = _stage_cost(spec, span, cache_dtype, opts)
+        pool = opts.reservation.pool_bytes(cost, budget)
         stages.append(
             Stage(
                 index=index,
@@ -232,6 +237,7 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
                 dense_read_bytes=dense,
                 expert_bytes=experts,
                 budget_bytes=budget,
+                pool_bytes=pool,
             )
         )
     moe = spec.weights.moe if spec.weights is not None else None
@@ -248,7 +254,7 @@ def plan(spec: ModelSpec, gpu: Gpu, cache_dtype: str, opts: CapacityOptions) -> 
         lm_head_params=lm_head,
         reserve_bytes=reserve,
         routed=routed,
-        notes=tuple(notes + more),
+        notes=tuple(notes + more + fitted),
     )
 
 
@@ -256,12 +262,14 @@ def _does_not_fit(spec, gpu, opts, fmt, held, base, reserve, index) -> DoesNotFi
     where = f"TP {opts.tp}, PP {opts.pp}" + (
         f", stage {index + 1}" if opts.pp > 1 else ""
     )
+    total = held + reserve
     return DoesNotFitError(
         f"does not fit: {spec.name} weights need {format_gib(held)} per GPU at "
-        f"{fmt.name} ({where}), the {gpu.name} gives {format_gib(base - reserve)} "
-        f"({format_gib(gpu.budget_bytes)} x {float(opts.memory_fraction):g} - "
-        f"{format_gib(reserve)} reserve); raise --tp/--pp, use a smaller --weight-dtype, "
-        "or a larger GPU"
+        f"{fmt.name} ({where}); weights {format_gib(held)} + reserve "
+        f"{format_gib(reserve)} = {format_gib(total)} exceed the {gpu.name}'s "
+        f"{format_gib(gpu.budget_bytes)} x {float(opts.memory_fraction):g} = "
+        f"{format_gib(base)}, leaving nothing for a KV cache; raise --tp/--pp, use a "
+        "smaller --weight-dtype, or a larger GPU"
     )
 
 
@@ -273,7 +281,7 @@ class StageLoad:
     request_bytes: int
     shared_bytes: int
     used_bytes: int
-    room_bytes: int  # the budget less per-model constants and the shared prefix
+    room_bytes: int  # the pool less per-model constants and the shared prefix
     concurrency: (
         float  # requests that fit, fractional (as engines print it); inf: no bytes
     )
@@ -293,7 +301,7 @@ def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> Sta
     reservation = plan.options.reservation
     request = reservation.request_bytes(stage.cost, request_tokens)
     shared = reservation.shared_bytes(stage.cost, request_tokens)
-    room = stage.budget_bytes - stage.cost.fixed_bytes - shared
+    room = stage.pool_bytes - stage.cost.fixed_bytes - shared
     concurrency = reservation.max_concurrency(
         stage.cost, stage.budget_bytes, request_tokens, shared
     )
@@ -310,7 +318,7 @@ def stage_load(plan: Plan, stage: Stage, request_tokens: int, batch: int) -> Sta
 def fits(plan: Plan, request_tokens: int, batch: int) -> bool:
     """Whether `batch` requests of `request_tokens` fit on every stage."""
     return all(
-        stage_load(plan, s, request_tokens, batch).used_bytes <= s.budget_bytes
+        stage_load(plan, s, request_tokens, batch).used_bytes <= s.pool_bytes
         for s in plan.stages
     )
 

@@ -18,6 +18,7 @@ from kvplan.capacity import (
     plan,
     stage_load,
 )
+from kvplan.engines.base import EngineRuleError
 from kvplan.errors import DoesNotFitError, KvplanError
 from kvplan.estimate import _as_list, _dtype_label, spec_notes
 from kvplan.gpus import Gpu, find_gpu
@@ -68,8 +69,7 @@ def _row(p: Plan, context: int, batch: int) -> dict:
     pools = [reservation.pool_tokens(s.cost, s.budget_bytes) for s in p.stages]
     blocks = [reservation.pool_blocks(s.cost, s.budget_bytes) for s in p.stages]
     headroom = min(
-        s.budget_bytes - load.used_bytes
-        for s, load in zip(p.stages, loads, strict=True)
+        s.pool_bytes - load.used_bytes for s, load in zip(p.stages, loads, strict=True)
     )
     heads, replicated = kv_heads(p.spec, opts.tp)
     tpot, ttft = floors(p, context, batch)
@@ -135,6 +135,9 @@ def _plan_notes(p: Plan) -> list[str]:
         )
     else:
         notes.append(_budget_note(p))
+    profile = getattr(opts.reservation, "profile", None)
+    if profile is not None:
+        notes += profile.capacity_notes(p.stages[0].cost)
     fewest = _fewest_kv_heads(spec)
     if fewest is not None and opts.tp > fewest:
         counts = {x.n_kv_heads for x in spec.layers if x.holds_kv and x.kind != "mla"}
@@ -177,11 +180,15 @@ def _budget_note(p: Plan) -> str:
             f"default: 1 GiB + {opts.max_batched_tokens:,} batched tokens x {per_token:,} "
             "activation values x 2 B"
         )
-    return (
-        f"{p.spec.name} on {gpu.name} TP {opts.tp}: KV budget = {format_gib(gpu.budget_bytes)} "
-        f"({gpu.budget_basis} memory) x {float(opts.memory_fraction):g} - weights - "
-        f"reserve {format_gib(p.reserve_bytes)} ({how})"
-    )
+    memory = f"{format_gib(gpu.budget_bytes)} ({gpu.budget_basis} memory)"
+    share, reserve = f"{float(opts.memory_fraction):g}", format_gib(p.reserve_bytes)
+    formula = f"{memory} x {share} - weights - reserve {reserve}"
+    if opts.reservation.budget_from_free:
+        formula = (
+            f"({memory} - weights - reserve {reserve}) x {share}, a share of the memory"
+            f" left after loading ({opts.reservation.name})"
+        )
+    return f"{p.spec.name} on {gpu.name} TP {opts.tp}: KV budget = {formula} ({how})"
 
 
 def _row_notes(p: Plan, row: dict) -> list[str]:
@@ -261,21 +268,39 @@ def capacity_result(
     contexts = [parse_tokens(c, field="context") for c in _as_list(context, "context")]
     batches = [parse_positive_int(b, field="batch") for b in _as_list(batch, "batch")]
     choices = list(reservations or [opts.reservation])
+    _check_shared_prefix(choices, contexts)
     plans, notes, misses = _plans(specs, devices, tps, pps, dtypes, opts, choices)
-    rows = []
+    rows, kept = [], []
     for p in plans:
-        for c in contexts:
-            for b in batches:
-                row = _row(p, c, b)
-                rows.append(row)
-                notes += _row_notes(p, row)
+        try:
+            block = [_row(p, c, b) for c in contexts for b in batches]
+        except EngineRuleError as error:  # the engine refuses this model: leave it out
+            misses.append(_refused(p, error))
+            continue
+        kept.append(p)
+        rows += block
+        notes += [n for row in block for n in _row_notes(p, row)]
+    if not kept and misses:
+        raise misses[0]
     notes += [f"left out: {error}" for error in misses]
     return CapacityResult(
         rows=Rows.from_dicts(rows, COLUMNS, list(dict.fromkeys(notes))),
-        plans=tuple(plans),
+        plans=tuple(kept),
         contexts=tuple(contexts),
         batches=tuple(batches),
     )
+
+
+def _check_shared_prefix(reservations, contexts: list[int]) -> None:
+    """A shared prefix is part of each prompt, so it must be shorter than every context."""
+    shared = max(r.shared_prefix_tokens for r in reservations)
+    if shared and shared >= min(contexts):
+        raise KvplanError(
+            f"a shared prefix of {shared:,} tokens is not shorter than the context"
+            f" {min(contexts):,}: every request would be all prefix; give a prefix shorter"
+            " than --context",
+            field="shared_prefix",
+        )
 
 
 def _plans(specs, devices, tps, pps, dtypes, opts, reservations):
@@ -294,14 +319,27 @@ def _plans(specs, devices, tps, pps, dtypes, opts, reservations):
             given = replace(opts, tp=t, pp=n, reservation=chosen, mla_mode=mla)
             try:
                 p = plan(spec, gpu, label, given)
+                more = _plan_notes(p)
             except DoesNotFitError as error:
                 misses.append(error)
                 continue
+            except EngineRuleError as error:  # the engine refuses the model
+                misses.append(_refused_spec(spec, chosen, error))
+                continue
             plans.append(p)
-            notes += _plan_notes(p)
-    if not plans and misses:
-        raise misses[0]
+            notes += more
     return plans, notes, misses
+
+
+def _refused_spec(spec: ModelSpec, reservation, error: KvplanError) -> KvplanError:
+    """An engine's refusal of a model, naming both, as one grid note (or the error)."""
+    return type(error)(
+        f"{spec.name} under {reservation.name}: {error.args[0]}", field=error.field
+    )
+
+
+def _refused(p: Plan, error: KvplanError) -> KvplanError:
+    return _refused_spec(p.spec, p.options.reservation, error)
 
 
 def capacity(models, **kwargs) -> Rows:

@@ -20,7 +20,7 @@ from os import PathLike
 from kvplan.errors import KvplanError
 from kvplan.formats import canonical_name, get_format
 from kvplan.rows import Rows
-from kvplan.sizing import NUMPY_MIN_ROWS, ModelCost, model_cost, needs_python_ints
+from kvplan.sizing import NUMPY_MIN_ROWS, ModelCost, needs_python_ints
 from kvplan.spec import MLA_MODES, ModelSpec
 from kvplan.units import GIB, format_tokens, parse_positive_int, parse_tokens
 
@@ -282,8 +282,9 @@ def estimate(
         notes += spec_notes(spec, dtypes) + context_notes(spec, contexts)
         for profile in profiles:
             mode = mla or profile.mla_mode
+            notes += [n for n in profile.engine_spec(spec)[1:] if n]
             for dtype in dtypes:
-                cost = model_cost(spec, dtype, mla_mode=mode, state_dtype=state_dtype)
+                cost = profile.cost(spec, dtype, mla_mode=mode, state_dtype=state_dtype)
                 blocks.append(
                     block(spec, dtype, mode, cost, contexts, batches, profile)
                 )

@@ -59,8 +59,8 @@ class Gpu:
 
 
 def _tflops(value: float) -> int:
-    """Tera-FLOP/s as written in a datasheet (one decimal) -> exact FLOP/s."""
-    return round(value * 10) * TERA // 10
+    """Tera-FLOP/s as written in a datasheet (up to two decimals) -> exact FLOP/s."""
+    return round(value * 100) * TERA // 100
 
 
 _TORCH = (
@@ -222,10 +222,10 @@ CATALOG: tuple[Gpu, ...] = (
         memory_stated="48 GB GDDR6",
         memory_bytes=48 * GIB,
         bandwidth_bytes_per_s=864 * GIGA,
-        bf16_flops=_tflops(366.5),
+        bf16_flops=_tflops(362.05),
         fp8_flops=_tflops(733),
-        source=f"NVIDIA L40S datasheet: BF16 733 / FP8 1,466 TFLOPS with sparsity, "
-        f"864 GB/s ({_HALF})",
+        source="NVIDIA L40S datasheet: BF16 362.05 (733 with sparsity) and FP8 733 (1,466 "
+        "with sparsity) TFLOPS dense as printed, 864 GB/s",
         aliases=("l40s-48gb",),
         visible_bytes=45589 * MIB,
         visible_source=f"{_TORCH}: 45589 MiB (ECC on)",

@@ -6,18 +6,19 @@ is found by trying the usual mistakes one at a time (TP ignored, another TP, fp8
 another block size, another vLLM version's token line, ...) and naming the one that fits.
 """
 
-from dataclasses import replace
 from fractions import Fraction
 
+from kvplan.diagnose import cause_note
 from kvplan.engines import get_profile, parse_knobs
-from kvplan.errors import KvplanError
 from kvplan.formats import canonical_name, get_format
 from kvplan.logs import LogError, LogFacts, Logged
 from kvplan.predict import INPUTS, Prediction, Setup, predict
+from kvplan.predict_base import printed_close, within
 from kvplan.rows import Rows
 from kvplan.spec import ModelSpec
 
 CHECK_COLUMNS = (
+    "run",
     "figure",
     "unit",
     "logged",
@@ -28,57 +29,54 @@ CHECK_COLUMNS = (
     "note",
 )
 
-# Name parts that change weights or training but not the KV-cache geometry.
-_SUFFIXES = (
-    "-instruct", "-chat", "-it", "-base", "-hf", "-fp8", "-fp8-dynamic", "-awq", "-gptq",
-    "-int4", "-int8", "-bf16", "-thinking", "-sft",
-)  # fmt: skip
-
 FAMILIES = {"vllm": "vllm", "vllm-v0": "vllm"}
 
 
-def _shipped_match(name: str) -> tuple[ModelSpec, str] | None:
-    """A shipped spec for a model name from a log, dropping path and weight suffixes."""
-    from kvplan.catalog import find_shipped, load_spec_file
-
-    key = name.strip().rstrip("/").rsplit("/", 1)[-1].lower()
-    dropped = []
-    while True:
-        try:
-            path = find_shipped(key)
-        except KvplanError:
-            path = None
-        if path:
-            spec = load_spec_file(path)
-            how = f" (ignoring {', '.join(dropped)})" if dropped else ""
-            return spec, f"matched the log's model {name!r} to {spec.name}{how}"
-        suffix = next((s for s in _SUFFIXES if key.endswith(s)), None)
-        if suffix is None:
-            return None
-        key, dropped = key[: -len(suffix)], [*dropped, suffix.lstrip("-")]
-
-
 def resolve_model(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
-    """The spec to predict with: --model, else the log's model matched to a shipped spec."""
+    """The spec to predict with, and a note: --model, else the log's model matched to a
+    shipped spec, else (llama.cpp) the geometry the log prints; the log's printed geometry
+    wins over a spec's reading where they differ (kvplan/logspec.py)."""
+    from kvplan.logspec import with_log_geometry
+
+    spec, note = _named_spec(facts, model)
+    spec, differs = with_log_geometry(facts, spec)
+    return spec, f"{note}; {differs}" if differs else note
+
+
+def _named_spec(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
     from kvplan.catalog import load_spec
+    from kvplan.logspec import log_spec
+    from kvplan.model_names import match_shipped
 
     if model:
         spec = load_spec(model)
         return spec, f"model {spec.name} (from --model)"
+    spec, found = match_shipped(facts.model) if facts.model else (None, [])
+    if spec is not None:
+        return spec, found
+    near = f" (near: {', '.join(found)})" if found else ""
+    printed = log_spec(facts)
+    if printed is not None:
+        named = f"the log's model {facts.model!r}" if facts.model else "the log's model"
+        return printed, (
+            f"{named} matches no shipped spec{near}: predicted with the geometry the log"
+            f" prints ({printed.layout}, {printed.n_kv_heads} KV heads x"
+            f" {printed.head_dim}); pass --model to use a spec"
+        )
     if not facts.model:
         raise LogError(
             "the log does not name its model; pass --model NAME, a spec .yaml or a"
             " config.json",
             field="model",
         )
-    found = _shipped_match(facts.model)
-    if found is None:
-        raise LogError(
-            f"the log's model {facts.model!r} does not match a shipped spec; pass --model"
-            " NAME, a spec .yaml or its config.json",
-            field="model",
-        )
-    return found
+    which = "does not match a shipped spec"
+    if found:
+        which = f"does not name one shipped spec{near}, and kvplan does not pick one"
+    raise LogError(
+        f"the log's model {facts.model!r} {which}; pass --model NAME, a spec .yaml or"
+        " its config.json",
+        field="model",
+    )
 
 
 def _log_knobs(facts: LogFacts, spec: ModelSpec, profile) -> dict:
@@ -131,70 +129,38 @@ def build_setup(
         notes.append("TP is not in the log: predicted for TP 1 (pass --tp)")
     dtype = cache_dtype or facts.kv_cache_dtype or "auto"
     dtype = canonical_name(dtype)
-    setup = Setup(spec=spec, profile=profile, tp=tp or facts.tp or 1, cache_dtype=dtype)
+    setup = Setup(
+        spec=spec,
+        profile=profile,
+        tp=tp or facts.tp or 1,
+        cache_dtype=dtype,
+        stated=_stated(facts, options, tp=tp, cache_dtype=cache_dtype),
+    )
     return setup, notes
 
 
-def _printed_close(logged: Logged, value) -> bool:
-    """Whether `value` prints as the logged figure (within half its last digit)."""
-    return abs(logged.value - Fraction(value)) <= logged.half_step
-
-
-def _within(logged: Logged, p: Prediction) -> bool:
-    low = Fraction(p.low) - logged.half_step
-    high = Fraction(p.high) + logged.half_step
-    return low <= logged.value <= high
+def _stated(facts: LogFacts, options, **given) -> frozenset[str]:
+    """The settings the log or the options state (a mistake there is less likely)."""
+    from_log = {
+        "tp": facts.tp,
+        "cache_dtype": facts.kv_cache_dtype,
+        "block_size": facts.block_size,
+        "max_num_batched_tokens": facts.max_num_batched_tokens,
+        "token_line": facts.version,
+    }
+    stated = {k for k, v in from_log.items() if v is not None}
+    stated |= {k for k, v in given.items() if v is not None}
+    stated |= {
+        str(o).partition("=")[0].strip().replace("-", "_") for o in options or ()
+    }
+    return frozenset(stated)
 
 
 def verdict(logged: Logged, prediction: Prediction) -> str:
     """match, within rounding or mismatch."""
-    if _printed_close(logged, prediction.value):
+    if printed_close(logged, prediction.value):
         return "match"
-    return "within rounding" if _within(logged, prediction) else "mismatch"
-
-
-def _alternatives(setup: Setup):
-    """The usual mistakes, one at a time: (what it looks like, the setup that makes it)."""
-    profile, knobs = setup.profile, setup.profile.knobs()
-    if setup.tp > 1:
-        yield (
-            "TP ignored (the engine sized one GPU for the whole model)",
-            replace(setup, tp=1),
-        )
-    for tp in (2, 4, 8):
-        if tp != setup.tp:
-            yield f"TP {tp}, not {setup.tp}", replace(setup, tp=tp)
-    fmt = get_format(setup.cache_dtype, model_dtype=setup.spec.dtype).name
-    other = "bf16" if fmt.startswith("fp8") else "fp8"
-    yield f"a {other} cache, not {fmt}", replace(setup, cache_dtype=other)
-    variants = {
-        "token_line": ("per_group", "from_concurrency"),
-        "hybrid_allocator": (False,),
-        "mamba_pages": (2,),
-        "max_num_batched_tokens": (2048, 8192, 16384),
-        "block_size": (16, 32, 64),
-    }
-    for knob, values in variants.items():
-        for value in values:
-            if knob in knobs and knobs[knob] != value:
-                changed = replace(setup, profile=profile.with_knobs(**{knob: value}))
-                yield f"{knob} = {value}", changed
-
-
-def likely_cause(facts: LogFacts, setup: Setup, name: str, ratio: float) -> str:
-    """The first usual mistake that reproduces the logged figure, else the ratio alone."""
-    logged = facts.figures[name]
-    for description, alternative in _alternatives(setup):
-        try:
-            other = predict(facts, alternative).get(name)
-        except KvplanError:
-            continue
-        if other is not None and _within(logged, other):
-            return f"looks like {description}: predicted/logged = {ratio:.2f}"
-    return (
-        f"predicted/logged = {ratio:.2f}; no single setting explains it (check the model,"
-        " TP, cache dtype and engine version)"
-    )
+    return "within rounding" if within(logged, prediction) else "mismatch"
 
 
 def _row(facts: LogFacts, setup: Setup, logged: Logged, p: Prediction) -> dict:
@@ -208,8 +174,9 @@ def _row(facts: LogFacts, setup: Setup, logged: Logged, p: Prediction) -> dict:
     note = f"from {p.basis}"
     if result == "mismatch":
         ratio = float(Fraction(p.value) / value) if value else float("inf")
-        note = f"{likely_cause(facts, setup, logged.name, ratio)}; {note}"
+        note = f"{cause_note(facts, setup, logged.name, ratio)}; {note}"
     return {
+        "run": facts.run,
         "figure": logged.name,
         "unit": logged.unit,
         "logged": shown,
@@ -230,8 +197,13 @@ def check_rows(facts: LogFacts, setup: Setup, notes: list[str]) -> Rows:
         if name in predictions
     ]
     if not rows:
+        cut = "".join(
+            f"; line {line} is cut short or garbled: {text!r}"
+            for line, text in facts.unread
+        )
         raise LogError(
-            f"the log's figures ({', '.join(facts.figures)}) have nothing kvplan predicts",
+            f"the log's figures ({', '.join(facts.figures)}) have nothing kvplan"
+            f" predicts{cut}",
             field="log",
         )
     skipped = [n for n in facts.figures if n not in predictions and n not in INPUTS]
@@ -252,6 +224,55 @@ _SHOWN_KNOBS = (
     "type_v",
     "n_ubatch",
 )
+
+
+def check_runs(
+    runs: list[LogFacts], *, model=None, **options
+) -> tuple[Rows, list[str]]:
+    """Rows for every start-up of a log, each checked on its own figures and settings
+    (the `run` column; notes name each run's lines), and the model of each run."""
+    rows, notes, models = [], [], []
+    for facts in runs:
+        spec, model_note = resolve_model(facts, model)
+        setup, assumed = build_setup(facts, spec, **options)
+        run_notes = [model_note, *header_notes(facts, setup), *assumed]
+        checked = check_rows(facts, setup, run_notes)
+        if len(runs) > 1:
+            first, last = facts.lines
+            where = f"run {facts.run} (lines {first}-{last})"
+            checked = Rows.from_dicts(
+                list(checked), CHECK_COLUMNS, [f"{where}: {n}" for n in checked.notes]
+            )
+        rows += list(checked)
+        notes += checked.notes
+        models.append(spec.name)
+    if len(runs) > 1:
+        notes.insert(
+            0,
+            f"the log holds {len(runs)} start-ups (a restart, or runs appended to one"
+            " file): each is checked on its own lines, in the `run` column",
+        )
+    return Rows.from_dicts(rows, CHECK_COLUMNS, notes), models
+
+
+def _read_notes(facts: LogFacts) -> list[str]:
+    """What the reader saw besides figures: workers' spread, the engine's refusal, lines cut
+    short."""
+    notes = []
+    for name, (low, high, count) in facts.spread.items():
+        notes.append(
+            f"{count} workers printed {name} from {float(low):g} to {float(high):g}:"
+            f" the engine sizes every worker's pool from the smallest, {float(low):g},"
+            " which the predictions use"
+        )
+    if facts.refusal:
+        notes.append(f"the engine did not start: {facts.refusal}")
+    for line, text in facts.unread:
+        notes.append(
+            f"line {line} has a KV cache figure's words but no figure kvplan can read"
+            f" (cut short?): {text!r}"
+        )
+    return notes
 
 
 def header_notes(facts: LogFacts, setup: Setup) -> list[str]:
@@ -276,4 +297,4 @@ def header_notes(facts: LogFacts, setup: Setup) -> list[str]:
             float(concurrency.value) if concurrency else None,
         )
         notes += [note] if note else []
-    return notes
+    return notes + _read_notes(facts)

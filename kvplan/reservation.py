@@ -17,6 +17,7 @@ from typing import Protocol
 
 from kvplan.errors import KvplanError
 from kvplan.sizing import GroupCost, ModelCost
+from kvplan.spec import ModelSpec
 
 
 class Reservation(Protocol):
@@ -30,6 +31,21 @@ class Reservation(Protocol):
 
     @property
     def shared_prefix_tokens(self) -> int: ...
+
+    @property
+    def budget_from_free(self) -> bool:
+        """Whether the budget is a share of the memory left after loading (TensorRT-LLM)
+        rather than a share of the GPU less what is loaded."""
+        ...
+
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
+        """Refuse a cache format the allocator's engine does not offer."""
+        ...
+
+    def for_model(self, spec: ModelSpec) -> tuple["Reservation", ModelSpec, list[str]]:
+        """This reservation fitted to a model (an engine's length settings default to the
+        model's), the spec as it caches the model (an engine may ignore windows), notes."""
+        ...
 
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
         """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix;
@@ -46,6 +62,10 @@ class Reservation(Protocol):
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
         """Tokens a pool of `budget_bytes` holds; None for a model with no per-token cache."""
+        ...
+
+    def pool_bytes(self, cost: ModelCost, budget_bytes: int) -> int:
+        """Bytes the pool holds for this budget (whole blocks may pass it: TensorRT-LLM)."""
         ...
 
     def max_concurrency(
@@ -75,6 +95,7 @@ class IdealReservation:
     block_size: int = 16
     shared_prefix_tokens: int = 0
     name: str = "ideal"
+    budget_from_free: bool = False  # a share of the GPU, less what is loaded
 
     def __post_init__(self) -> None:
         if isinstance(self.block_size, bool) or not isinstance(self.block_size, int):
@@ -86,6 +107,15 @@ class IdealReservation:
             )
         if self.shared_prefix_tokens < 0:
             raise KvplanError("expected zero or more tokens", field="shared_prefix")
+
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
+        """Every format kvplan knows is a layout the ideal allocator can hold."""
+
+    def for_model(
+        self, spec: ModelSpec
+    ) -> tuple["IdealReservation", ModelSpec, list[str]]:
+        """Itself and the layout's own spec: every window is kept."""
+        return self, spec, []
 
     @property
     def shared_tokens(self) -> int:
@@ -146,6 +176,10 @@ class IdealReservation:
         if not per_block:
             return None
         return max(0, budget_bytes - cost.fixed_bytes) // per_block
+
+    def pool_bytes(self, cost: ModelCost, budget_bytes: int) -> int:
+        """The budget itself: requests are counted in bytes against it."""
+        return budget_bytes
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
         """Tokens a pool of `budget_bytes` holds while every layer keeps them (whole blocks)."""

@@ -167,10 +167,13 @@ def split_numbers(items, *, field: str, parse) -> list[int]:
     return values
 
 
+_SCIENTIFIC = re.compile(r"^\s*(\d+(?:\.\d*)?[eE][-+]?\d+)\s*$")
+
+
 def parse_fraction(text: object, *, field: str) -> Fraction:
-    """A share in (0, 1], such as a memory fraction `0.9`, kept exact as a Fraction."""
-    match = _NUMBER.match(str(text))
-    if isinstance(text, bool) or not match or match.group(2):
+    """A share in (0, 1], such as a memory fraction `0.9` or `9e-1`, kept exact."""
+    match = _NUMBER.match(str(text)) or _SCIENTIFIC.match(str(text))
+    if isinstance(text, bool) or not match or (match.lastindex == 2 and match.group(2)):
         raise UnitError(
             f"expected a number in (0, 1] such as 0.9, got {text!r}", field=field
         )

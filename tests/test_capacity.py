@@ -200,7 +200,8 @@ def test_weights_larger_than_the_gpu_do_not_fit():
         capacity("llama-3.1-70b", gpus="l4")
     message = str(error.value)
     assert "does not fit: Llama-3.1-70B weights need 131.42 GiB per GPU" in message
-    assert "the L4 gives" in message
+    # weights + reserve against 24 GiB x 0.9 = 21.60 GiB: nothing left, said so plainly
+    assert "exceed the L4's 24.00 GiB x 0.9 = 21.60 GiB, leaving nothing" in message
 
 
 def test_a_grid_leaves_out_what_does_not_fit_and_says_so():

@@ -106,3 +106,55 @@ def test_engine_bad_input_is_one_line_exit_2(args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_trtllm_rows_count_its_whole_blocks():
+    # Llama-3.1-8B at bf16: 131,072 B per token; 10 GiB buy 81,920 tokens = 2,560 blocks of 32
+    trt = EngineReservation(profile=get_profile("trtllm"))
+    options = CapacityOptions(kv_budget_bytes=10 * GIB, reservation=trt)
+    row = capacity("llama-3.1-8b", options=options, context="8k")[0]
+    assert 10 * GIB // 131072 == 81920 == 2560 * 32
+    assert row["cache_blocks"] == 2560
+    assert row["cache_tokens"] == row["max_context"] == 81920
+    assert row["max_concurrency"] == 2560 / (8192 // 32)  # 10 requests of 256 blocks
+
+
+def test_an_engine_that_refuses_a_model_leaves_its_rows_out_of_the_grid():
+    # TensorRT-LLM's profile does not model Mamba layers: granite's trtllm rows are left
+    # out with a note, the others stay
+    options = CapacityOptions(kv_budget_bytes=10 * GIB, params=8 * 10**9)
+    from kvplan.capacity_grid import capacity_result
+
+    result = capacity_result(
+        ["granite-4.0-h-tiny", "llama-3.1-8b"],
+        options=options,
+        reservations=[
+            IdealReservation(),
+            EngineReservation(profile=get_profile("trtllm")),
+        ],
+    )
+    kept = [(r["model"], r["engine"]) for r in result.rows]
+    assert ("granite-4.0-h-tiny", "trtllm") not in kept
+    assert ("granite-4.0-h-tiny", "ideal") in kept and (
+        "Llama-3.1-8B",
+        "trtllm",
+    ) in kept
+    assert any(
+        n.startswith("left out: engine: granite-4.0-h-tiny under trtllm")
+        for n in result.rows.notes
+    )
+
+
+def test_trtllm_budget_note_shows_its_own_formula():
+    trt = EngineReservation(profile=get_profile("trtllm"))
+    rows = capacity(
+        "llama-3.1-8b",
+        gpu_memory=80 * GIB,
+        options=CapacityOptions(
+            weight_bytes=16 * GIB, reserve_bytes=2 * GIB, reservation=trt
+        ),
+    )
+    assert any(
+        "KV budget = (80.00 GiB (given memory) - weights - reserve 2.00 GiB) x 0.9" in n
+        for n in rows.notes
+    ), rows.notes

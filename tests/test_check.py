@@ -210,3 +210,13 @@ def test_llamacpp_iswa_gemma3_predicts_both_caches():
     assert rows["swa_kv_size_mib"]["predicted"] == 52 * 1536 * 2 * 16 * 128 * 2 / 2**20
     assert rows["kv_size_mib"]["predicted"] == 10 * 32768 * 2 * 16 * 128 * 2 / 2**20
     assert {r["verdict"] for r in rows.values()} == {"match"}
+
+
+def test_llamacpp_cells_are_a_padded_count_that_prints_as_logged():
+    # ik_llama pull request 259: n_ctx 32,768, KV 1166.62 MiB. 32,768 cells x 61 x 612 B =
+    # 1166.625 MiB, printed 1166.62; 32,767 is not a multiple of the 256-cell padding, and
+    # 32,512 cells would print 61 x 612 x 32,512 / 2^20 = 1157.51 MiB
+    rows, _ = run_check("ikllama-deepseek-mla-q8_0.log", "deepseek-v3")
+    assert 61 * 612 * 32768 / 2**20 == 1166.625
+    assert rows["kv_cells"]["predicted"] == 32768
+    assert rows["kv_cells"]["verdict"] == "match"

@@ -28,6 +28,7 @@ def test_check_json_rows_have_the_stable_columns():
     assert (
         rows[0]
         == {
+            "run": 1,
             "figure": "kv_cache_tokens",
             "unit": "tokens",
             "logged": 42656,
@@ -44,6 +45,7 @@ def test_check_csv_header():
     result = kvplan("check", QWEN3_14B, "-m", "qwen3-14b", "-f", "csv")
     header = next(csv.reader(io.StringIO(result.stdout)))
     assert header == [
+        "run",
         "figure",
         "unit",
         "logged",

@@ -148,6 +148,36 @@ def test_ctrl_c_keeps_and_prints_the_rows_measured_so_far(monkeypatch, capsys):
     assert "interrupted: 1 of 2 points measured" in err
 
 
+def test_ctrl_c_before_any_point_writes_nothing(monkeypatch, capsys, tmp_path):
+    import kvplan.measure.grid as grid
+
+    def interrupted_at_once(plan):
+        raise KeyboardInterrupt
+        yield  # a generator, as iter_measure is
+
+    monkeypatch.setattr(grid, "iter_measure", interrupted_at_once)
+    monkeypatch.setattr("kvplan.catalog.load_spec", lambda name: GQA)
+    out = tmp_path / "rows.csv"
+    code = run_safely(
+        cli, ["measure", "tiny", "--device", "cpu", "-c", "8", "-o", str(out)]
+    )
+    _, err = capsys.readouterr()
+    assert code == 130
+    assert not out.exists()  # no header-only file
+    assert "interrupted before the first point was measured: nothing written" in err
+
+
+def test_a_context_past_max_positions_is_noted(monkeypatch):
+    from dataclasses import replace
+
+    from kvplan.measure.grid import plan_measure
+
+    spec = replace(GQA, max_positions=16)
+    plan = plan_measure(spec, device="cpu", context=[8, 16], decode_tokens=4)
+    # 16 + 4 decode tokens = 20 run past the 16 positions the model was trained for
+    assert any("context 20 exceeds its max_positions 16" in n for n in plan.notes)
+
+
 def test_a_point_out_of_memory_is_a_row_and_the_grid_goes_on(monkeypatch):
     import kvplan.measure.grid as grid
 

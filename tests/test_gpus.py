@@ -91,3 +91,11 @@ def test_custom_memory_keeps_a_named_gpus_peaks():
     assert gpu.bandwidth_bytes_per_s == 3350 * 10**9
     bare = custom_gpu(24 * 10**9)
     assert (bare.budget_bytes, bare.bandwidth_bytes_per_s) == (24 * 10**9, None)
+
+
+def test_l40s_dense_bf16_is_the_datasheets_printed_figure():
+    # NVIDIA's L40S datasheet prints BF16 362.05 TFLOPS dense (733 with sparsity): not
+    # half the sparse figure (366.5); FP8 733 dense (1,466 with sparsity)
+    l40s = find_gpu("l40s")
+    assert l40s.bf16_flops == 362_050_000_000_000
+    assert l40s.fp8_flops == 733_000_000_000_000

@@ -22,8 +22,14 @@ def test_vllm_v0_lines():
     assert figures == {
         "kv_cache_memory_gib": (Fraction("2.89"), 2),
         "gpu_blocks": (1478, 0),
+        "cpu_blocks": (2048, 0),
         "max_concurrency": (Fraction("0.82"), 2),
         "kv_cache_tokens": (23648, 0),
+        # the budget's terms: 23.58 x 0.90 - 17.98 - 0.35 = 2.892 GiB
+        "total_gpu_memory_gib": (Fraction("23.58"), 2),
+        "gpu_memory_utilization": (Fraction("0.90"), 2),
+        "peak_torch_gib": (Fraction("17.98"), 2),
+        "non_torch_gib": (Fraction("0.35"), 2),
     }
     assert facts.max_model_len == 29000  # from the concurrency line
 

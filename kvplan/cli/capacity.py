@@ -177,9 +177,8 @@ def _options(**given):
 @click.option(
     "--plot",
     "plot_path",
-    type=click.Path(dir_okay=False),
     default=None,
-    help="Draw cache memory against context to this PNG.",
+    help="Draw cache memory against context to this .png, .svg or .pdf (plot extra).",
 )
 @engine_options(
     default="ideal",
@@ -214,13 +213,13 @@ def capacity(
         split_numbers,
     )
 
-    for path in (output, plot_path):
-        if path:
-            check_writable(path, force=force)
+    if output:
+        check_writable(output, force=force)
     if plot_path:
-        _check_plot_suffix(plot_path)
+        _check_plot(plot_path, output, force)
     options = _options(**given)
     reservations = _reservations(engine, engine_opt, options, given["block_size"])
+    _note_gb_budget(given["kv_budget"], reservations)
     result = capacity_result(
         list(models),
         gpus=split_list(gpu),
@@ -275,16 +274,66 @@ def _reservations(engine, engine_opt, options, block_size):
     ]
 
 
-def _check_plot_suffix(path: str) -> None:
-    """The plot's file type comes from its suffix: png, svg or pdf."""
+def _check_plot(path: str, output: str | None, force: bool) -> None:
+    """Before any work: a .png/.svg/.pdf file path, writable, not the --output file, and
+    matplotlib installed (the plot extra). Every error names `plot`."""
     from pathlib import Path
 
-    from kvplan.errors import OutputError
+    from kvplan.errors import KvplanError, OutputError
+    from kvplan.output import check_writable
 
-    if Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(
+            f"{path} is a folder; give a .png, .svg or .pdf file", field="plot"
+        )
+    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise OutputError(
             f"{path}: expected a .png, .svg or .pdf file for the plot", field="plot"
         )
+    if output and Path(output).resolve() == target.resolve():
+        raise OutputError(
+            f"{path} is also the --output file; give the plot its own file",
+            field="plot",
+        )
+    try:
+        check_writable(target, force=force)
+    except OutputError as error:
+        raise OutputError(error.args[0], field="plot") from None
+    try:
+        import matplotlib  # noqa: F401  (checked now, used after the rows are built)
+    except ImportError:
+        raise KvplanError(
+            'drawing needs matplotlib: pip install "kvplan[plot]"', field="plot"
+        ) from None
+
+
+def _note_gb_budget(kv_budget: str | None, reservations) -> None:
+    """A budget in GB (10^9) beside an engine whose logs say GB for GiB: show both readings."""
+    import re
+
+    from kvplan.units import parse_bytes_rounded
+
+    if not kv_budget or not re.search(
+        r"\dGB\s*$", str(kv_budget).strip(), re.IGNORECASE
+    ):
+        return
+    names = [
+        r.name
+        for r in reservations
+        if getattr(getattr(r, "profile", None), "prints_gib_as_gb", False)
+    ]
+    if not names:
+        return
+    number = str(kv_budget).strip()[:-2]
+    decimal, _ = parse_bytes_rounded(f"{number}GB", field="kv_budget")
+    binary, _ = parse_bytes_rounded(f"{number}GiB", field="kv_budget")
+    note(
+        f"--kv-budget {kv_budget} is read as {number} x 10^9 B = {decimal / 2**30:,.2f}"
+        f" GiB; {', '.join(names)} prints 'GB' meaning GiB, so a figure copied from its"
+        f" log is {number}GiB = {binary:,} B ({binary / 10**9:,.2f} GB): give it as"
+        f" --kv-budget {number}GiB"
+    )
 
 
 def _plot(result, path) -> None:

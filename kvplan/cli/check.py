@@ -18,11 +18,12 @@ def _percent(value) -> str:
     return "" if value is None else f"{value:+.2f}%"
 
 
-def _columns():
+def _columns(runs: int):
     from kvplan.output import TableColumn
 
     text = {"numeric": False}
-    return [
+    run = [TableColumn("run", "run")] if runs > 1 else []
+    return run + [
         TableColumn("figure", "figure", **text),
         TableColumn("unit", "unit", **text),
         TableColumn("logged", "logged", _number),
@@ -59,20 +60,25 @@ def _columns():
 @output_options
 def check(logfile, model, engine, tp, dtype, engine_opt, fmt, output, force):
     """Reconcile LOGFILE (an engine start-up log, `-` for stdin) with kvplan's predictions."""
-    from kvplan.logs import parse_log, read_log
+    from kvplan.logs import parse_runs, read_log
     from kvplan.output import check_writable
-    from kvplan.reconcile import build_setup, check_rows, header_notes, resolve_model
+    from kvplan.reconcile import check_runs
     from kvplan.units import parse_positive_int
 
     if output:
         check_writable(output, force=force)
     tp_size = parse_positive_int(tp, field="tp") if tp is not None else None
     text, name = read_log(logfile)
-    facts = parse_log(text, source=name)
-    spec, model_note = resolve_model(facts, model)
-    setup, notes = build_setup(
-        facts, spec, engine=engine, options=engine_opt, tp=tp_size, cache_dtype=dtype
+    runs = parse_runs(text, source=name)
+    rows, models = check_runs(
+        runs,
+        model=model,
+        engine=engine,
+        options=engine_opt,
+        tp=tp_size,
+        cache_dtype=dtype,
     )
-    rows = check_rows(facts, setup, [model_note, *header_notes(facts, setup), *notes])
-    title = f"{name}: {facts.format} log, {spec.name}"
-    emit(rows, _columns(), fmt=fmt, output=output, force=force, title=title)
+    title = f"{name}: {runs[0].format} log, {', '.join(dict.fromkeys(models))}"
+    if len(runs) > 1:
+        title += f", {len(runs)} start-ups"
+    emit(rows, _columns(len(runs)), fmt=fmt, output=output, force=force, title=title)

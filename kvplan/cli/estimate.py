@@ -139,7 +139,6 @@ def estimate(
 def _explain(specs, dtypes, contexts, batch, profiles, mla, state_dtype) -> list[str]:
     """The layout's formula, then how each engine reserves the same request."""
     from kvplan.breakdown import explain_lines
-    from kvplan.sizing import model_cost
 
     lines = []
     for spec in specs:
@@ -157,7 +156,7 @@ def _explain(specs, dtypes, contexts, batch, profiles, mla, state_dtype) -> list
                     if profile.name == "ideal":
                         continue
                     mode = mla or profile.mla_mode
-                    cost = model_cost(
+                    cost = profile.cost(
                         spec, dtype, mla_mode=mode, state_dtype=state_dtype
                     )
                     lines += profile.explain(cost, context)

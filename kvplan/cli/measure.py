@@ -7,7 +7,13 @@ measured so far, which are still printed or written (exit code 130).
 
 import click
 
-from kvplan.cli.common import complete_model, emit, list_option, output_options
+from kvplan.cli.common import (
+    complete_model,
+    emit,
+    list_option,
+    note,
+    output_options,
+)
 
 
 def _ms(value) -> str:
@@ -166,6 +172,9 @@ def measure(
     )
     rows, interrupted = _run(plan)
     notes = list(plan.notes)
+    if interrupted and not rows:
+        note("interrupted before the first point was measured: nothing written")
+        raise click.exceptions.Abort()
     if interrupted:
         notes.append(f"interrupted: {len(rows)} of {plan.size} points measured")
     table = Rows.from_dicts(rows, COLUMNS, notes)

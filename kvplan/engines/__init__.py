@@ -26,7 +26,8 @@ from kvplan.engines.ideal import IdealProfile
 from kvplan.engines.llamacpp import LlamacppProfile
 from kvplan.engines.sglang import SglangProfile
 from kvplan.engines.trtllm import TrtllmProfile
-from kvplan.engines.vllm import V1_VERSIONS, VllmProfile, VllmV0Profile
+from kvplan.engines.vllm import V1_BEFORE_HYBRID, V1_VERSIONS, VllmProfile
+from kvplan.engines.vllm_v0 import VllmV0Profile
 from kvplan.errors import UnknownNameError
 
 PROFILES: dict[str, EngineProfile] = {
@@ -78,9 +79,8 @@ def _vllm_at(version: str) -> EngineProfile:
         high = versions.split("-")[1] if "-" in versions else None
         if wanted >= low and (high is None or wanted <= _version_tuple(high)):
             return VllmProfile(versions=versions, token_line=token_line)
-    return (
-        VllmProfile()
-    )  # 0.8-0.9: V1 before the hybrid allocator, same single-group rules
+    # 0.8-0.9: V1 before the hybrid allocator: sliding layers were full-attention specs
+    return VllmProfile(versions=V1_BEFORE_HYBRID, hybrid_allocator=False)
 
 
 def get_profile(name: str, **knobs) -> EngineProfile:

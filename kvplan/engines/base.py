@@ -14,7 +14,9 @@ Each rule lives in one place in its engine's module, next to the source it was r
 
 from dataclasses import dataclass, fields, replace
 from fractions import Fraction
+from typing import ClassVar
 
+from kvplan.engines.windows import KEEP_ALL, WindowRule, engine_spec
 from kvplan.errors import KvplanError
 from kvplan.sizing import GroupCost, ModelCost, model_cost
 from kvplan.spec import ModelSpec
@@ -48,6 +50,10 @@ def rank_cost(
     return model_cost(spec, cache_dtype, mla_mode=mla_mode, state_dtype=state_dtype)
 
 
+# Engine settings that default to the model's own max_positions when not given.
+MODEL_LENGTH_KNOBS = ("max_model_len", "max_seq_len")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Figure:
     """One figure an engine prints, as the profile predicts it."""
@@ -65,6 +71,52 @@ class EngineProfile:
     versions: str = ""
     block_size: int = 1
     mla_mode: str = "latent"  # how this engine stores MLA layers
+    window_rule: ClassVar[WindowRule] = KEEP_ALL  # which windows this engine keeps
+    # the cache formats the engine offers (kvplan's names); None: any
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = None
+    prints_gib_as_gb: ClassVar[bool] = False  # its logs say "GB" for 2^30 bytes
+
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str = "bf16") -> None:
+        """Refuse a cache format the engine does not offer, naming the ones it does."""
+        from kvplan.formats import get_format
+
+        name = get_format(cache_dtype, model_dtype=model_dtype).name
+        if self.cache_dtypes is not None and name not in self.cache_dtypes:
+            raise EngineRuleError(
+                f"{self.name} has no {name} KV cache; it offers"
+                f" {', '.join(self.cache_dtypes)}",
+                field="cache_dtype",
+            )
+
+    def engine_spec(self, spec: ModelSpec) -> tuple[ModelSpec, str | None]:
+        """The spec as this engine caches it (windows it ignores as full layers), a note."""
+        return engine_spec(self.window_rule, spec, self.name)
+
+    def for_model(self, spec: ModelSpec) -> "EngineProfile":
+        """This profile with its unset length settings taken from the model's max_positions
+        (vLLM's max_model_len and TensorRT-LLM's max_seq_len default to it)."""
+        knobs = self.knobs()
+        unset = [k for k in MODEL_LENGTH_KNOBS if k in knobs and knobs[k] is None]
+        if not unset or not spec.max_positions:
+            return self
+        return self.with_knobs(**dict.fromkeys(unset, spec.max_positions))
+
+    def cost(
+        self,
+        spec: ModelSpec,
+        cache_dtype: str,
+        *,
+        tp: int = 1,
+        mla_mode: str | None = None,
+        state_dtype: str | None = None,
+    ) -> ModelCost:
+        """The cost terms one TP rank holds as this engine caches the model."""
+        self.check_cache_dtype(cache_dtype, spec.dtype)
+        spec, _ = self.engine_spec(spec)
+        mode = mla_mode or self.mla_mode
+        return rank_cost(
+            spec, cache_dtype, tp=tp, mla_mode=mode, state_dtype=state_dtype
+        )
 
     @property
     def label(self) -> str:
@@ -142,6 +194,14 @@ class EngineProfile:
         """How this engine reserves a request, one rule to a line, with the numbers in it."""
         return [f"{self.label}: {self.request_bytes(cost, context_tokens):,} B"]
 
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """Where a figure this engine prints differs by design from what a request holds.
+
+        Capacity rows keep max_concurrency x request bytes within the pool and max_requests
+        = floor(max_concurrency); an engine whose printed line is defined otherwise says so.
+        """
+        return []
+
 
 def tensor_bytes(g: GroupCost) -> list[int]:
     """Bytes per token per layer of each tensor the group caches (K, V; or the latent).
@@ -165,20 +225,22 @@ def fraction_of(total_bytes: int, fraction: Fraction) -> int:
 
 
 def largest_fitting_context(
-    profile: EngineProfile, cost: ModelCost, budget: int
+    profile: EngineProfile, cost: ModelCost, budget: int, *, step: int = 1
 ) -> int:
-    """The longest request (tokens) whose reservation fits in `budget` bytes; 0 if none."""
-    if profile.request_bytes(cost, 1) > budget:
+    """The longest request (a multiple of `step` tokens) whose reservation fits in `budget`
+    bytes; 0 if none. Doubling, then bisection: request bytes never shrink with length."""
+
+    def fits(units: int) -> bool:
+        return profile.request_bytes(cost, units * step) <= budget
+
+    if not fits(1):
         return 0
     low, high = 1, 2
-    while profile.request_bytes(cost, high) <= budget:
+    while fits(high):
         low, high = high, high * 2
-        if high > 2**40:  # a state-only model: no token costs bytes
+        if high * step > 2**40:  # a state-only model: no token costs bytes
             return 2**40
     while high - low > 1:
         middle = (low + high) // 2
-        if profile.request_bytes(cost, middle) <= budget:
-            low = middle
-        else:
-            high = middle
-    return low
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low * step

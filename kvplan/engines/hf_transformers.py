@@ -105,6 +105,16 @@ class TransformersProfile(EngineProfile):
         """Batch rows of this context that fit, counting the dynamic peak."""
         return budget_bytes / self.peak_bytes(cost, context_tokens)
 
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """DynamicCache's concurrency counts the update peak, not the stored bytes."""
+        if self.cache != "dynamic":
+            return []
+        return [
+            f"{self.label}: max_concurrency counts DynamicCache's peak during an update"
+            " (the stored bytes plus one old tensor); request_bytes_per_gpu, fits and"
+            " max_context count the stored bytes"
+        ]
+
     def figures(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int
     ) -> list[Figure]:

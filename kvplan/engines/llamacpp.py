@@ -3,6 +3,8 @@
 Rules read from ggml-org/llama.cpp src/llama-kv-cache.cpp and src/llama-kv-cache-iswa.cpp, and
 ikawrakow/ik_llama.cpp for MLA (docs/engines.md names versions):
 
+- a window is kept only for the architectures llama.cpp gives SWA (engines/windows.py: not
+  phi3 since pull request 13676, nor llama/Mistral, qwen2, starcoder2);
 - full-attention layers get kv_size = n_ctx cells (padded to 256);
 - sliding-window (and chunked) layers get min(n_ctx, pad256(n_swa x n_seq + n_ubatch)) cells,
   all n_ctx with --swa-full;
@@ -14,8 +16,17 @@ ikawrakow/ik_llama.cpp for MLA (docs/engines.md names versions):
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from kvplan.engines.base import EngineProfile, Figure, figure_list, pad_up, tensor_bytes
+from kvplan.engines.base import (
+    EngineProfile,
+    Figure,
+    figure_list,
+    largest_fitting_context,
+    pad_up,
+    tensor_bytes,
+)
+from kvplan.engines.windows import LLAMACPP_WINDOWS, WindowRule
 from kvplan.formats import get_format
 from kvplan.sizing import GroupCost, ModelCost
 from kvplan.units import MIB
@@ -33,6 +44,11 @@ class LlamacppProfile(EngineProfile):
     n_ubatch: int = 512
     n_seq: int = 1  # --parallel slots sharing a unified cache
     swa_full: bool = False
+    window_rule: ClassVar[WindowRule] = LLAMACPP_WINDOWS
+    # --cache-type-k/-v: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 (common/arg.cpp)
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = (
+        "fp32", "fp16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+    )  # fmt: skip
 
     def cell_bytes(self, g: GroupCost) -> tuple[int, int]:
         """(K bytes, V bytes) of one cell of one layer; a type not set keeps the cost's."""
@@ -93,26 +109,18 @@ class LlamacppProfile(EngineProfile):
         return sum(self.cache_bytes(cost, context_tokens)) + cost.state_bytes
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int:
-        """Cells of full-attention layers that fit in the budget (no padding)."""
-        full = sum(
-            g.count * g.bytes_per_token for g in cost.groups if g.cap_tokens is None
-        )
-        windowed = [g for g in cost.groups if g.cap_tokens and g.bytes_per_token]
-        swa_bytes = sum(
-            g.count * g.bytes_per_token * self.cells(g, 2**40) for g in windowed
-        )
-        if not full:
+        """The largest n_ctx (a multiple of the 256-cell padding) whose cache fits."""
+        if not self.token_bytes(cost):
             return 0
-        cells = (budget_bytes - cost.state_bytes - swa_bytes) // full
-        if cells < max((self.cells(g, 2**40) for g in windowed), default=0):
-            return (budget_bytes - cost.state_bytes) // cost.bytes_per_token
-        return max(cells, 0)
+        return largest_fitting_context(self, cost, budget_bytes, step=self.block_size)
 
     def max_concurrency(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int
     ) -> float:
-        """Contexts of this length the cells hold (llama.cpp prints no such line)."""
-        return self.pool_tokens(cost, budget_bytes) / context_tokens
+        """Caches of this n_ctx (cells padded to 256, recurrent state) the budget holds."""
+        request = self.request_bytes(cost, context_tokens)
+        room = max(budget_bytes - cost.fixed_bytes, 0)
+        return room / request if request else float("inf")
 
     def figures(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int

@@ -8,12 +8,13 @@ whole blocks of the engine's block size, as the ideal reservation counts it, and
 engines that share cached prefixes between requests.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from kvplan.engines.base import EngineProfile, EngineRuleError, fraction_of
 from kvplan.reservation import IdealReservation
 from kvplan.sizing import ModelCost
+from kvplan.spec import ModelSpec
 
 # Engines whose prefix caching lets concurrent requests share a prompt's blocks.
 SHARES_PREFIXES = ("vllm", "vllm-v0", "sglang", "trtllm")
@@ -46,6 +47,24 @@ class EngineReservation:
         return self.profile.block_size
 
     @property
+    def budget_from_free(self) -> bool:
+        """TensorRT-LLM takes its fraction of the memory free after loading."""
+        return self.profile.name in BUDGET_FROM_FREE
+
+    def check_cache_dtype(self, cache_dtype: str, model_dtype: str) -> None:
+        """Refuse a cache format the engine does not offer (EngineRuleError)."""
+        self.profile.check_cache_dtype(cache_dtype, model_dtype)
+
+    def for_model(
+        self, spec: ModelSpec
+    ) -> tuple["EngineReservation", ModelSpec, list[str]]:
+        """The engine's rules for this model: its length settings default to the model's
+        max_positions, and the windows it ignores become full layers (engines/windows.py)."""
+        cached, note = self.profile.engine_spec(spec)
+        profile = self.profile.for_model(spec)
+        return replace(self, profile=profile), cached, [note] if note else []
+
+    @property
     def _prefix(self) -> IdealReservation:
         """The shared prefix in whole blocks of the engine's block size."""
         return IdealReservation(
@@ -68,6 +87,11 @@ class EngineReservation:
         num_blocks = getattr(self.profile, "num_blocks", None)
         return None if num_blocks is None else num_blocks(cost, budget_bytes)
 
+    def pool_bytes(self, cost: ModelCost, budget_bytes: int) -> int:
+        """What the engine's pool holds for the budget (TensorRT-LLM rounds blocks up)."""
+        pool_bytes = getattr(self.profile, "pool_bytes", None)
+        return budget_bytes if pool_bytes is None else pool_bytes(cost, budget_bytes)
+
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int | None:
         """The "KV cache size: N tokens" figure the engine prints for this budget."""
         if not cost.bytes_per_token:
@@ -86,7 +110,7 @@ class EngineReservation:
 
     def kv_budget(self, memory_bytes: int, fraction: Fraction, used_bytes: int) -> int:
         """The cache budget of one GPU holding `used_bytes` of weights and reserve."""
-        if self.profile.name in BUDGET_FROM_FREE:
+        if self.budget_from_free:
             return fraction_of(memory_bytes - used_bytes, fraction)
         return fraction_of(memory_bytes, fraction) - used_bytes
 

@@ -6,7 +6,10 @@ Rules read from sgl-project/sglang (docs/engines.md names files and versions):
   available after loading - total x (1 - mem_fraction_static); tokens = rest // cell_size,
   cell_size = KV heads per rank x (head_dim_k + head_dim_v) x layers x dtype bytes (MLA:
   (kv_lora_rank + rope) x layers x dtype bytes); rounded down to whole pages.
-- _resolve_hybrid_swa_tokens: with sliding-window layers the same memory is split so that
+- configs/model_config.py is_hybrid_swa_model: only the architectures it lists (gpt-oss,
+  Llama-4, Gemma-4, ...) get a sliding-window pool; the others hold every token in every layer
+  (engines/windows.py);
+- _resolve_hybrid_swa_tokens: for those, the same memory is split so that
   swa_tokens = full_tokens x swa_full_tokens_ratio (0.8).
 - handle_max_mamba_cache: Mamba states take rest x ratio / (1 + ratio) first (ratio 0.9).
 - mem_cache/memory_pool.py MHATokenToKVPool: every layer's K and V buffer has size + page_size
@@ -15,6 +18,7 @@ Rules read from sgl-project/sglang (docs/engines.md names files and versions):
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 from kvplan.engines.base import (
     EngineProfile,
@@ -24,6 +28,7 @@ from kvplan.engines.base import (
     fraction_of,
     tensor_bytes,
 )
+from kvplan.engines.windows import SGLANG_WINDOWS, WindowRule
 from kvplan.sizing import GroupCost, ModelCost
 from kvplan.units import GIB
 
@@ -48,6 +53,16 @@ class SglangProfile(EngineProfile):
     mem_fraction_static: Fraction = Fraction(88, 100)  # sized per GPU when not given
     swa_full_tokens_ratio: Fraction = Fraction(8, 10)
     mamba_full_memory_ratio: Fraction = Fraction(9, 10)
+    window_rule: ClassVar[WindowRule] = SGLANG_WINDOWS
+    # --kv-cache-dtype: auto (the model's), bf16, fp8_e4m3, fp8_e5m2 (server_args.py)
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = (
+        "fp32",
+        "fp16",
+        "bf16",
+        "fp8",
+        "fp8_e5m2",
+    )
+    prints_gib_as_gb: ClassVar[bool] = True  # "K size: 8.23 GB" is 8.23 x 2^30 B
 
     def kv_budget(self, total_bytes: int, available_after_load_bytes: int) -> int:
         """available after loading - total x (1 - mem_fraction_static)."""
@@ -100,10 +115,11 @@ class SglangProfile(EngineProfile):
     ) -> float:
         """Requests of this length the token pools hold (SGLang prints no such line)."""
         full_tokens, swa_tokens = self.pool_sizes(cost, budget_bytes)
-        limits = [full_tokens / context_tokens]
+        held = cdiv(context_tokens, self.block_size) * self.block_size  # whole pages
+        limits = [full_tokens / held]
         for g in cost.groups:
             if _is_swa(g) and swa_tokens:
-                limits.append(swa_tokens / min(context_tokens, g.cap_tokens))
+                limits.append(swa_tokens / min(held, g.cap_tokens))
         if cost.state_bytes:
             limits.append(self._state_requests(cost, budget_bytes))
         return min(limits)

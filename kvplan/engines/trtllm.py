@@ -9,6 +9,7 @@ Rules read from NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/kvCacheManage
   (calculateWindowSizeToShare); maxTokens = int(budget x share / bytes per token) and the
   primary pool has ceil(maxTokens / tokens_per_block) blocks (calculateMaxNumBlocks);
 - a sequence takes ceil(min(length, window) / tokens_per_block) blocks of each window's pool
+  (every token in the full-attention pool)
   (calculateMaxBlockRequirementsPerBeam); the batch a pool admits is blocks / that, the
   smallest over windows (getMaxCapacityBatchSize).
 Full-attention layers use the window max_attention_window, which defaults to max_seq_len.
@@ -16,6 +17,7 @@ Full-attention layers use the window max_attention_window, which defaults to max
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 from kvplan.engines.base import (
     EngineProfile,
@@ -44,14 +46,26 @@ class TrtllmProfile(EngineProfile):
     )
     free_gpu_memory_fraction: Fraction = Fraction(9, 10)
     max_seq_len: int | None = None  # the window of full-attention layers
+    # KvCacheConfig dtype: the model's fp16/bf16, fp8, int8 (nvfp4 is not a kvplan format)
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = (
+        "fp32",
+        "fp16",
+        "bf16",
+        "fp8",
+        "int8",
+    )
 
     def kv_budget(self, free_bytes: int) -> int:
         """Free memory after loading x free_gpu_memory_fraction."""
         return fraction_of(free_bytes, self.free_gpu_memory_fraction)
 
+    def _full_window(self, context_tokens: int | None) -> int | None:
+        """The attention window of full layers: max_seq_len, else the request's length."""
+        return self.max_seq_len or context_tokens
+
     def windows(self, cost: ModelCost, context_tokens: int | None = None) -> dict:
         """Bytes per token of the layers of each attention window size."""
-        full_window = self.max_seq_len or context_tokens
+        full_window = self._full_window(context_tokens)
         if full_window is None and all(g.cap_tokens is None for g in cost.groups):
             full_window = UNBOUNDED  # one pool: its window does not change the shares
         per_window: dict[int, int] = {}
@@ -72,6 +86,19 @@ class TrtllmProfile(EngineProfile):
             per_window[window] = per_window.get(window, 0) + g.count * g.bytes_per_token
         return per_window
 
+    def _held(self, window: int, context_tokens: int) -> int:
+        """Tokens a request holds in a window's pool: all of them in the full window's."""
+        if window in (self._full_window(context_tokens), UNBOUNDED):
+            return context_tokens
+        return min(context_tokens, window)
+
+    def _request_blocks(self, cost: ModelCost, context_tokens: int) -> dict[int, int]:
+        """Blocks one request takes in each window's pool."""
+        return {
+            window: cdiv(self._held(window, context_tokens), self.block_size)
+            for window in self.windows(cost, context_tokens)
+        }
+
     def pool_blocks(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
     ) -> dict[int, int]:
@@ -86,35 +113,51 @@ class TrtllmProfile(EngineProfile):
             blocks[window] = cdiv(max_tokens, self.block_size)
         return blocks
 
+    def pool_bytes(
+        self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
+    ) -> int:
+        """Bytes the pools allocate: whole blocks, so up to one block past the budget."""
+        blocks = self.pool_blocks(cost, budget_bytes, context_tokens)
+        per_window = self.windows(cost, context_tokens)
+        return sum(n * self.block_size * per_window[w] for w, n in blocks.items())
+
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
-        """ceil(min(length, window) / block) blocks of each window's layers."""
-        total = 0
-        for window, per_token in self.windows(cost, context_tokens).items():
-            blocks = cdiv(min(context_tokens, window), self.block_size)
-            total += blocks * self.block_size * per_token
-        return total
+        """ceil(held / block) blocks of each window's layers (held: min(length, window))."""
+        per_window = self.windows(cost, context_tokens)
+        blocks = self._request_blocks(cost, context_tokens)
+        return sum(n * self.block_size * per_window[w] for w, n in blocks.items())
+
+    def num_blocks(self, cost: ModelCost, budget_bytes: int) -> int:
+        """Blocks of the full-attention pool ("Number of blocks in KV cache primary pool")."""
+        blocks = self.pool_blocks(cost, budget_bytes)
+        return blocks[max(blocks)]
 
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int:
         """Tokens of the largest window's pool ("max tokens in paged KV cache (N)")."""
-        blocks = self.pool_blocks(cost, budget_bytes)
-        return blocks[max(blocks)] * self.block_size
+        return self.num_blocks(cost, budget_bytes) * self.block_size
 
     def max_concurrency(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int
     ) -> float:
         """Blocks / blocks per sequence, the smallest over the window pools."""
         blocks = self.pool_blocks(cost, budget_bytes, context_tokens)
-        return min(
-            n / cdiv(min(context_tokens, w), self.block_size) for w, n in blocks.items()
-        )
+        needed = self._request_blocks(cost, context_tokens)
+        return min(n / needed[w] for w, n in blocks.items())
+
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """The pools are whole blocks, rounded up from the budget's tokens."""
+        return [
+            f"{self.label}: each window's pool is ceil(tokens the budget buys /"
+            f" {self.block_size}) blocks, so it may pass the budget by up to one block;"
+            " concurrency, max_requests, max_context and headroom count that pool"
+        ]
 
     def figures(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int
     ) -> list[Figure]:
         """Primary blocks, the token count and the GiB allocated, and the concurrency."""
         blocks = self.pool_blocks(cost, budget_bytes, context_tokens)
-        per_window = self.windows(cost, context_tokens)
-        allocated = sum(n * self.block_size * per_window[w] for w, n in blocks.items())
+        allocated = self.pool_bytes(cost, budget_bytes, context_tokens)
         largest = blocks[max(blocks)]
         concurrency = self.max_concurrency(cost, budget_bytes, context_tokens)
         return figure_list(
@@ -129,11 +172,12 @@ class TrtllmProfile(EngineProfile):
         lines = [
             f"{self.label}: {self.block_size} tokens per block, one pool per window"
         ]
+        blocks = self._request_blocks(cost, context_tokens)
         for window, per_token in self.windows(cost, context_tokens).items():
-            blocks = cdiv(min(context_tokens, window), self.block_size)
+            held = self._held(window, context_tokens)
             lines.append(
-                f"  window {window:,}: ceil(min({context_tokens:,}, {window:,}) /"
-                f" {self.block_size}) = {blocks:,} blocks x {self.block_size} tokens x"
+                f"  window {window:,}: ceil({held:,} / {self.block_size}) ="
+                f" {blocks[window]:,} blocks x {self.block_size} tokens x"
                 f" {per_token:,} B per token"
             )
         lines.append(f"  request = {self.request_bytes(cost, context_tokens):,} B")

@@ -15,11 +15,12 @@ Rules read from vllm-project/vllm (docs/engines.md names files and versions):
 - hybrid Mamba models (model_executor/models/config.py, read from the lines it logs): the
   attention block grows to a multiple of 16 whose page holds a Mamba state, and the Mamba page
   is padded up to the attention page.
-- V0 (worker/cache_engine.py): one block holds every layer; every layer is full.
+- V0 (worker/cache_engine.py): one block holds every layer; every layer is full (vllm_v0.py).
 """
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 from kvplan.engines.base import (
     EngineProfile,
@@ -39,6 +40,7 @@ V1_VERSIONS = {
     "0.21+": TOKEN_LINE_FROM_CONCURRENCY,
 }
 DEFAULT_V1_VERSIONS = "0.10-0.20"
+V1_BEFORE_HYBRID = "0.8-0.9"  # V1 before the hybrid allocator (hybrid_allocator false)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ def _kinds(cost: ModelCost, hybrid_allocator: bool = True) -> list[_Kind]:
     return [_Kind(*key, layers=n) for key, n in counts.items()]
 
 
+# --kv-cache-dtype choices (vllm/config/cache.py CacheDType: auto, bfloat16, fp8, fp8_e4m3,
+# fp8_e5m2; auto is the model's fp32/fp16/bf16), in kvplan's names
+VLLM_CACHE_DTYPES = ("fp32", "fp16", "bf16", "fp8", "fp8_e5m2")
+
+
 @dataclass(frozen=True, kw_only=True)
 class _VllmBase(EngineProfile):
     """What both vLLM engines share: the budget from gpu_memory_utilization, the figures."""
@@ -116,6 +123,19 @@ class _VllmBase(EngineProfile):
     block_size: int = 16
     gpu_memory_utilization: Fraction = Fraction(9, 10)
     max_model_len: int | None = None  # the model's max_positions when not given
+    cache_dtypes: ClassVar[tuple[str, ...] | None] = VLLM_CACHE_DTYPES
+
+    def __post_init__(self) -> None:
+        # --block-size takes 1, 8, 16, 32, 64, 128; hybrid models get larger multiples of
+        # 16 that vLLM picks itself ("Setting attention block size to 784 tokens")
+        if self.block_size not in (1, 8) and (
+            self.block_size <= 0 or self.block_size % 16
+        ):
+            raise EngineRuleError(
+                f"vLLM's block size is 1, 8, 16, 32, 64 or 128 (hybrid models: a multiple"
+                f" of 16 vLLM picks), got {self.block_size}",
+                field="block_size",
+            )
 
     def kv_budget(
         self,
@@ -267,6 +287,30 @@ class VllmProfile(_VllmBase):
         """available // page // group_size (get_num_blocks)."""
         return max(budget_bytes, 0) // self.plan(cost).block_bytes
 
+    def max_memory_bytes(self, cost: ModelCost, max_model_len: int) -> int:
+        """check_enough_kv_cache_memory's need: each layer's most pages for one request of
+        max_model_len tokens, summed over the layers (padding layers hold none)."""
+        plan = self.plan(cost)
+        return sum(
+            p.kind.layers * self.pool_blocks(p, max_model_len) * p.page_bytes
+            for p in plan.pools
+        )
+
+    def estimated_max_model_len(
+        self, cost: ModelCost, budget_bytes: int, max_model_len: int
+    ) -> int:
+        """estimate_max_model_len: the longest max_model_len (1 to the one asked) whose
+        need fits the budget, by bisection; 0 when none does."""
+        low, high = (
+            0,
+            max_model_len + 1,
+        )  # need(low) fits (0: none), need(high) does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            fits = self.max_memory_bytes(cost, middle) <= budget_bytes
+            low, high = (middle, high) if fits else (low, middle)
+        return low
+
     def max_concurrency(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
     ) -> float:
@@ -290,47 +334,23 @@ class VllmProfile(_VllmBase):
 
         return explain_lines(self, cost, context_tokens)
 
-
-@dataclass(frozen=True, kw_only=True)
-class VllmV0Profile(_VllmBase):
-    """vLLM's V0 engine: one block spans every layer, every layer holds every token."""
-
-    name: str = "vllm-v0"
-    versions: str = "0.5-0.10 (V0 engine)"
-
-    def block_bytes(self, cost: ModelCost) -> int:
-        """cache_engine.get_cache_block_size: block x bytes per token of every layer."""
-        return self.block_size * cost.bytes_per_token
-
-    def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
-        """cdiv(context, block) blocks of every layer (sliding windows not honoured)."""
-        return cdiv(context_tokens, self.block_size) * self.block_bytes(cost)
-
-    def num_blocks(self, cost: ModelCost, budget_bytes: int) -> int:
-        """ "# GPU blocks": int(available // block bytes)."""
-        return max(budget_bytes, 0) // self.block_bytes(cost)
-
-    def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int:
-        """Blocks x block size (the "maximum number of tokens ... in KV cache")."""
-        return self.num_blocks(cost, budget_bytes) * self.block_size
-
-    def max_concurrency(
-        self, cost: ModelCost, budget_bytes: int, context_tokens: int | None = None
-    ) -> float:
-        """num_gpu_blocks x block_size / max_model_len."""
-        length = context_tokens or self.max_model_len
-        if not length:
-            raise EngineRuleError(
-                "give a context or max_model_len", field="max_model_len"
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """For a hybrid model the token line is not concurrency x context, by design."""
+        plan = self.plan(cost)
+        if plan.uniform:
+            return []
+        if self.token_line == TOKEN_LINE_FROM_CONCURRENCY:
+            how = (
+                "int(concurrency x max_model_len), tokens of requests at max_model_len"
             )
-        return self.pool_tokens(cost, budget_bytes) / length
-
-    def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
-        """One block of every layer per block_size tokens."""
-        blocks = cdiv(context_tokens, self.block_size)
+        else:
+            how = (
+                f"the pool's block ids // {plan.n_groups} groups x"
+                f" {plan.min_block_size} tokens, as if every group held every token"
+            )
         return [
-            f"{self.label}: cdiv({context_tokens:,}, {self.block_size}) = {blocks:,} blocks"
-            f" x {self.block_bytes(cost):,} B (block {self.block_size} x"
-            f" {cost.bytes_per_token:,} B per token, every layer, windows not honoured)"
-            f" = {self.request_bytes(cost, context_tokens):,} B",
+            f"{self.label}: cache_tokens is vLLM's 'GPU KV cache size' line, {how};"
+            " for this hybrid model it is not max_concurrency x context. max_concurrency"
+            " (block ids in the pool / block ids one request reserves over all groups) is"
+            " the admissible figure"
         ]

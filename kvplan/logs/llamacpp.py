@@ -13,7 +13,7 @@ from src/llama-kv-cache.cpp, src/llama-kv-cache-iswa.cpp, src/llama-context.cpp 
 
 import re
 
-from kvplan.logs.base import LogFacts, to_int
+from kvplan.logs.base import LogFacts, note_unread, to_int
 
 _MIB = r"([\d.]+) MiB"
 SIZE_LINES = (
@@ -36,12 +36,26 @@ SETTINGS = (
     ("n_seq", re.compile(r"\bn_seq_max\s*=\s*(\d+)")),
 )
 MODEL = re.compile(r"general\.name\s+(?:str\s+)?=\s+(.+?)\s*$")
+# the model's geometry as the loader prints it (print_info, llm_load_print_meta before 2025)
+GEOMETRY_KEYS = (
+    "n_layer", "n_head", "n_head_kv", "n_embd", "n_embd_head_k", "n_embd_head_v", "n_swa",
+    "is_swa_any", "n_ctx_train", "n_lora_kv",
+)  # fmt: skip
+GEOMETRY = re.compile(
+    rf"(?:print_info|llm_load_print_meta):\s+({'|'.join(GEOMETRY_KEYS)})\s*=\s*(\d+)\s*$"
+)
+ARCH = re.compile(r"(?:print_info|llm_load_print_meta):\s+arch\s*=\s*(\S+)")
+CACHE_LAYERS = re.compile(r"size\s*=\s*[\d.]+ MiB \(\s*\d+ cells,\s*(\d+) layers")
 MARKS = (
     "llama_kv_cache",
     "KV self size",
     "llama_new_context_with_model",
     "llama_context",
 )
+
+
+FIGURE_MARKS = ("KV self size", "MiB (", "kv_size =")
+BANNERS = ("llama_model_loader: loaded meta data",)
 
 
 def recognises(text: str) -> bool:
@@ -65,6 +79,19 @@ def _sizes(facts: LogFacts, prefix: str, line: str, number: int) -> None:
         facts.add("kv_size_mib", latent.group(1), "MiB", number)
         facts.add("k_size_mib", latent.group(3), "MiB", number)
         facts.set_once("kv_cache_dtype", latent.group(2))
+
+
+def _geometry(facts: LogFacts, prefix: str, line: str) -> None:
+    """The loader's printed geometry, and the layers each cache holds, into facts.extra."""
+    found = GEOMETRY.search(line)
+    if found:
+        facts.extra.setdefault(found.group(1), int(found.group(2)))
+    arch = ARCH.search(line)
+    if arch:
+        facts.extra.setdefault("arch", arch.group(1))
+    layers = CACHE_LAYERS.search(line)
+    if layers:
+        facts.extra.setdefault(f"{prefix}cache_layers", int(layers.group(1)))
 
 
 def read(text: str) -> LogFacts:
@@ -94,6 +121,7 @@ def read(text: str) -> LogFacts:
         model = MODEL.search(line)
         if model:
             facts.set_once("model", model.group(1).strip())
+        _geometry(facts, prefix, line)
     if "kv_cells" not in facts.figures and n_ctx_line:
         facts.add("kv_cells", n_ctx_line[0], "cells", n_ctx_line[1])  # kv_size = n_ctx
-    return facts
+    return note_unread(text, facts, FIGURE_MARKS)

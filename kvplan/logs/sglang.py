@@ -43,6 +43,10 @@ SETTINGS = (
 )
 
 
+FIGURE_MARKS = ("KV Cache is allocated",)
+BANNERS = ("server_args=ServerArgs(",)
+
+
 def recognises(text: str) -> bool:
     """Whether the text has SGLang's pool line."""
     return "KV Cache is allocated. #tokens:" in text
@@ -51,4 +55,4 @@ def recognises(text: str) -> bool:
 def read(text: str) -> LogFacts:
     """The SGLang figures and settings in a log."""
     facts = LogFacts(engine="sglang", format="SGLang")
-    return read_lines(text, facts, FIGURES, SETTINGS)
+    return read_lines(text, facts, FIGURES, SETTINGS, FIGURE_MARKS)

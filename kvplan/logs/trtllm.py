@@ -50,6 +50,18 @@ SETTINGS = (
 )
 
 
+FAKE_CACHE = (
+    "TensorRT-LLM AutoDeploy's fake cache manager allocated no KV cache (Allocated 0.00"
+    " GiB); its '(N)' is pages x page size, not a pool"
+)
+FIGURE_MARKS = (
+    "Memory usage when calculating max tokens",
+    "KV cache primary pool:",
+    "for max tokens in paged KV cache",
+)
+BANNERS = ("TensorRT-LLM version:",)
+
+
 def recognises(text: str) -> bool:
     """Whether the text has TensorRT-LLM's paged KV cache lines."""
     lowered = text.lower()
@@ -63,4 +75,7 @@ def recognises(text: str) -> bool:
 def read(text: str) -> LogFacts:
     """The TensorRT-LLM figures and settings in a log."""
     facts = LogFacts(engine="trtllm", format="TensorRT-LLM")
-    return read_lines(text, facts, FIGURES, SETTINGS)
+    facts = read_lines(text, facts, FIGURES, SETTINGS, FIGURE_MARKS)
+    if "fake cache manager" in text:  # AutoDeploy: nothing allocated, pages x page size
+        facts.refusal = FAKE_CACHE
+    return facts

@@ -47,7 +47,54 @@ FIGURES = (
         ),
         "tokens",
     ),
-    FigureRule("gpu_blocks", re.compile(r"(?:#\s*)?GPU blocks: (\d+)"), "blocks"),
+    FigureRule(
+        "gpu_blocks", re.compile(r"(?:#\s*)?(?:GPU|cuda) blocks: (\d+)"), "blocks"
+    ),
+    FigureRule("cpu_blocks", re.compile(r"#\s*CPU blocks: (\d+)"), "blocks"),
+    # 0.6.5's multi-line profile table and V1's "not enough memory" error
+    FigureRule(
+        "kv_cache_memory_gib",
+        re.compile(rf"available_kv_cache_memory\s+{_NUMBER}\s*GiB"),
+        "GiB",
+    ),
+    FigureRule(
+        "kv_cache_memory_gib",
+        re.compile(rf"available KV cache memory \({_NUMBER} GiB\)"),
+        "GiB",
+    ),
+    FigureRule(
+        "kv_needed_gib", re.compile(rf"\({_NUMBER} GiB KV cache is needed"), "GiB"
+    ),
+    FigureRule(
+        "estimated_max_model_len",
+        re.compile(r"estimated maximum model length is (\d+)"),
+        "tokens",
+    ),
+    # the terms of the budget, as the memory profile prints them
+    FigureRule(
+        "total_gpu_memory_gib",
+        re.compile(rf"total_gpu_memory[ =(]+{_NUMBER}\s*GiB"),
+        "GiB",
+    ),
+    FigureRule(
+        "gpu_memory_utilization",
+        re.compile(rf"gpu_memory_utilization[ =(]+{_NUMBER}"),
+        "x",
+    ),
+    FigureRule(
+        "weights_gib", re.compile(rf"model weights take\s+{_NUMBER}\s*GiB"), "GiB"
+    ),
+    FigureRule(
+        "non_torch_gib",
+        re.compile(rf"non_torch_memory(?: takes)?[ =]+{_NUMBER}\s*GiB"),
+        "GiB",
+    ),
+    FigureRule(
+        "activation_gib",
+        re.compile(rf"PyTorch activation peak memory(?: takes)?\s+{_NUMBER}\s*GiB"),
+        "GiB",
+    ),
+    FigureRule("peak_torch_gib", re.compile(rf"peak_torch_memory={_NUMBER}GiB"), "GiB"),
     FigureRule(
         "max_concurrency",
         re.compile(r"Maximum concurrency for [\d,]+ tokens per request: ([\d.]+)x"),
@@ -77,6 +124,15 @@ SETTINGS = (
     SettingRule("max_model_len", re.compile(r"\bmax_seq_len=(\d+)"), to_int),
     SettingRule("max_model_len", re.compile(r"'max_model_len': (\d+)"), to_int),
     SettingRule("max_model_len", re.compile(r"Using max model len (\d+)"), to_int),
+    SettingRule("max_model_len", re.compile(r"max seq len \((\d+)\)"), to_int),
+    SettingRule(
+        "refusal",
+        re.compile(
+            r"((?:To serve at least one request|The model's max seq len \(\d+\) is"
+            r" larger).*)"
+        ),
+        lambda v: v.strip()[:240],
+    ),
     SettingRule(
         "max_num_batched_tokens",
         re.compile(r"max_num_batched_tokens['=:\s]+(\d+)"),
@@ -118,14 +174,37 @@ V1_MARKS = (
     "Available KV cache memory",
     "V1 LLM engine",
     "EngineCore",
+    "VLLM_USE_V1=1",
+    "kv_cache_utils.py",  # the V1 module that prints blocks and concurrency
+    "KV cache is needed",  # V1's check_enough_kv_cache_memory
 )
 V0_MARKS = (
     "GPU blocks:",
+    "cuda blocks:",
     "kv_cache_size=",
     "reserved for KV Cache is",
+    "available_kv_cache_memory",
     "an LLM engine (v",
+    "maximum number of tokens that can be stored in KV cache",
 )
 ALL_MARKS = V1_MARKS + V0_MARKS + ("Maximum concurrency for",)
+# Words of a figure line: one of these that yields no figure was cut short.
+FIGURE_MARKS = (
+    "GPU KV cache size:",
+    "Available KV cache memory:",
+    "Maximum concurrency for",
+    "GPU blocks:",
+    "cuda blocks:",
+    "kv_cache_size=",
+    "reserved for KV Cache is",
+    "available_kv_cache_memory",
+)
+# Lines that begin a start-up: a second one after figures is a restart.
+BANNERS = (
+    "Initializing a V1 LLM engine",
+    "Initializing an LLM engine",
+    "vLLM API server version",
+)
 
 
 def recognises(text: str) -> bool:
@@ -141,4 +220,4 @@ def read(text: str) -> LogFacts:
         ("vllm-v0", "vLLM V0") if v0 and not v1 else ("vllm", "vLLM V1")
     )
     facts = LogFacts(engine=engine, format=line_format)
-    return read_lines(text, facts, FIGURES, SETTINGS)
+    return read_lines(text, facts, FIGURES, SETTINGS, FIGURE_MARKS)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from kvplan.errors import KvplanError
-from kvplan.estimate import estimate, spec_notes
+from kvplan.estimate import context_notes, estimate, spec_notes
 from kvplan.measure.cache import cache_format_name
 from kvplan.measure.model import build_decoder, layer_source, model_dims
 from kvplan.measure.run import Point, run_point
@@ -174,14 +174,17 @@ def plan_measure(
         small=small,
         seed=int(seed),
         compare_recompute=compare_recompute,
-        notes=tuple(_notes(specs, whole, small)),
+        notes=tuple(_notes(specs, whole, small, contexts, decode_tokens)),
     )
 
 
-def _notes(specs, whole, small: bool) -> list[str]:
+def _notes(specs, whole, small: bool, contexts, decode_tokens) -> list[str]:
     notes = []
+    run = [
+        c + parse_positive_int(decode_tokens, field="decode_tokens") for c in contexts
+    ]
     for spec, full in zip(specs, whole, strict=True):
-        notes += spec_notes(spec)
+        notes += spec_notes(spec) + context_notes(spec, run)
         notes += [
             f"{spec.name}: {text}" for text in model_dims(spec, small=small).notes
         ]
