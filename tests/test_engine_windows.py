@@ -49,9 +49,24 @@ def test_sglang_gives_non_hybrid_models_one_pool_of_every_token(model):
 
 
 def test_sglang_keeps_the_window_of_gpt_oss():
-    # GptOssForCausalLM is hybrid SWA: 12 full layers x 8192 + 12 sliding x 128 tokens
-    expected = (12 * 8192 + 12 * 128) * GPT_OSS_LAYER_TOKEN
+    # GptOssForCausalLM is hybrid SWA: 12 full layers hold 8192 tokens, 12 sliding 128, in
+    # two pools split swa_tokens = 0.8 x full_tokens. A full slot comes with 0.8 sliding
+    # slots, so one costs (12 + 0.8 x 12) layer-tokens of the budget; the full pool fills
+    # first (8192 > 128 / 0.8 = 160 slots)
+    per_slot_fifths = (
+        12 * 5 + 12 * 4
+    ) * GPT_OSS_LAYER_TOKEN  # 5 x (12 + 0.8 x 12) x 2,048
+    expected = -(-per_slot_fifths * 8192 // 5)  # ceil(21.6 x 2,048 x 8,192 B)
+    assert expected == 362_387_866
     assert request("sglang", "gpt-oss-20b", 8192) == expected
+
+
+def test_sglang_split_pools_make_concurrency_budget_over_request_bytes():
+    # the sliding pool binds when a request's window outweighs its full tokens / 0.8: a
+    # 100-token request holds 100 sliding slots = 125 full-slot equivalents
+    expected = (12 * 5 + 12 * 4) * GPT_OSS_LAYER_TOKEN * 125 // 5  # 21.6 x 2,048 x 125
+    assert expected == 5_529_600
+    assert request("sglang", "gpt-oss-20b", 100) == expected
 
 
 def test_vllm_keeps_the_model_level_window_of_mistral():

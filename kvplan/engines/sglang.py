@@ -101,14 +101,33 @@ class SglangProfile(EngineProfile):
         return self.pool_sizes(cost, budget_bytes)[0]
 
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
-        """Token slots of one request: every token in full layers, the window in sliding ones."""
+        """The budget one request uses up, counted through SGLang's split pools.
+
+        Every token takes a slot in the full layers and the window takes slots in the sliding
+        ones; where the two pools are split (full_tokens : swa_tokens = 1 : ratio), a full
+        slot costs full + ratio x swa bytes of the budget, and a request costs the slots of
+        the pool it fills first. Recurrent states come from their own share of the budget
+        (mamba_full_memory_ratio). So budget / request_bytes is the concurrency.
+        """
         page = self.block_size
         held = cdiv(context_tokens, page) * page
-        total = cost.state_bytes
-        for g in cost.groups:
-            tokens = min(held, g.cap_tokens) if _is_swa(g) else held
-            total += g.count * g.bytes_per_token * tokens
-        return total
+        full, swa, state = self._cells(cost)
+        windows = [min(held, g.cap_tokens) for g in cost.groups if _is_swa(g)]
+        if full and swa:
+            ratio = Fraction(self.swa_full_tokens_ratio)
+            slots = max(Fraction(held), max(windows) / ratio)
+            kv = -(-(full + ratio * swa) * slots // 1)
+        else:
+            kv = sum(
+                g.count
+                * g.bytes_per_token
+                * (min(held, g.cap_tokens) if _is_swa(g) else held)
+                for g in cost.groups
+            )
+        if not state:
+            return int(kv)
+        share = Fraction(self.mamba_full_memory_ratio)
+        return int(max(-(-kv * (1 + share) // 1), -(-state * (1 + share) / share // 1)))
 
     def max_concurrency(
         self, cost: ModelCost, budget_bytes: int, context_tokens: int

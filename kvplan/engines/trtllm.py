@@ -122,10 +122,20 @@ class TrtllmProfile(EngineProfile):
         return sum(n * self.block_size * per_window[w] for w, n in blocks.items())
 
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
-        """ceil(held / block) blocks of each window's layers (held: min(length, window))."""
+        """The budget one request uses up: its blocks in the window pool it fills first.
+
+        Each window's pool gets the budget share window x bytes per token / the sum of those
+        (pool_blocks), so a block of window w costs block x (sum over windows of window x
+        bytes) / w of the budget. One pool (full attention only) is plain ceil(held / block)
+        blocks of the layers; with several, the pool a request fills first bounds it, which
+        is what max_concurrency divides by.
+        """
         per_window = self.windows(cost, context_tokens)
         blocks = self._request_blocks(cost, context_tokens)
-        return sum(n * self.block_size * per_window[w] for w, n in blocks.items())
+        if len(per_window) == 1:
+            return sum(n * self.block_size * per_window[w] for w, n in blocks.items())
+        total = sum(w * b for w, b in per_window.items())
+        return max(-(-n * self.block_size * total // w) for w, n in blocks.items())
 
     def num_blocks(self, cost: ModelCost, budget_bytes: int) -> int:
         """Blocks of the full-attention pool ("Number of blocks in KV cache primary pool")."""
