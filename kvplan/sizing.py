@@ -140,9 +140,7 @@ def group_cost(
     )
 
 
-def state_dtypes(
-    spec: ModelSpec, state_dtype: str | None = None
-) -> tuple[str, str]:
+def state_dtypes(spec: ModelSpec, state_dtype: str | None = None) -> tuple[str, str]:
     """(conv dtype, SSM dtype) of recurrent states under a --state-dtype choice.
 
     None: the spec's own (state_dtype, ssm_dtype, else its dtype). `auto`: the dtype engines

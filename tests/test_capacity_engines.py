@@ -158,3 +158,16 @@ def test_trtllm_budget_note_shows_its_own_formula():
         "KV budget = (80.00 GiB (given memory) - weights - reserve 2.00 GiB) x 0.9" in n
         for n in rows.notes
     ), rows.notes
+
+
+def test_sglang_split_pools_bound_the_longest_context_by_the_full_pool():
+    row = rows_for(EngineReservation(profile=get_profile("sglang")))[0]
+    # 18 full and 18 sliding layers of 2,048 B per token: 10 GiB // (2 x 18 x 2,048) tokens
+    # if both pools were equal, regrown so that sliding tokens = 0.8 x full tokens:
+    capacity = 10 * GIB // (36 * LAYER_TOKEN)
+    full_tokens = (
+        capacity * 36 * 5 // (18 * 5 + 18 * 4)
+    )  # x (18 + 18) / (18 + 0.8 x 18)
+    assert full_tokens == 161_816
+    assert row["cache_tokens"] == row["max_context"] == full_tokens
+    assert row["max_concurrency"] == pytest.approx(full_tokens / 131072)  # 1.23

@@ -96,6 +96,20 @@ class SglangProfile(EngineProfile):
         full_tokens = full_tokens // page * page
         return full_tokens, int(full_tokens * ratio) // page * page
 
+    def pool_bytes(self, cost: ModelCost, budget_bytes: int) -> int:
+        """The budget as the split pools hold it, in request_bytes' units.
+
+        With a full and a sliding pool, full_tokens slots of F x n_full + 0.8 x S x n_swa
+        bytes each (rounded up as request_bytes rounds), so the longest request that fits is
+        exactly the full pool's tokens; otherwise the budget itself.
+        """
+        full, swa, state = self._cells(cost)
+        if not (full and swa) or state:
+            return budget_bytes
+        full_tokens = self.pool_sizes(cost, budget_bytes)[0]
+        per_slot = full + Fraction(self.swa_full_tokens_ratio) * swa
+        return int(-(-per_slot * full_tokens // 1))
+
     def pool_tokens(self, cost: ModelCost, budget_bytes: int) -> int:
         """max_total_num_tokens ("#tokens" of the full-attention pool)."""
         return self.pool_sizes(cost, budget_bytes)[0]
