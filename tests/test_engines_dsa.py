@@ -95,3 +95,16 @@ def test_sglang_kv_size_line_of_sparse_attention():
 def test_llamacpp_counts_the_indexer_key_in_the_k_type():
     # q8_0 K: latent 576 = 18 blocks x 34 B = 612, key 128 = 4 x 34 = 136; type_v unused
     assert per_token("llamacpp", "q8_0", type_v="q4_0") == 61 * (612 + 136)
+
+
+def test_capacity_counts_v32_as_vllm_stores_it():
+    from kvplan.capacity import CapacityOptions
+    from kvplan.capacity_grid import capacity
+    from kvplan.engines.reservation import EngineReservation
+
+    reservation = EngineReservation(profile=get_profile("vllm"))
+    options = CapacityOptions(kv_budget_bytes=2**30, reservation=reservation)
+    row = capacity(V32, options=options, context="32k", cache_dtype="fp8")[0]
+    # a block id: 64 tokens x 61 layers x (656 + 132) B = 3,076,352 B; 2^30 // that = 349
+    assert row["cache_blocks"] == 2**30 // (64 * 61 * 788) == 349
+    assert row["cache_tokens"] == 349 * 64

@@ -104,13 +104,13 @@ class SglangProfile(EngineProfile):
     )
     prints_gib_as_gb: ClassVar[bool] = True  # "K size: 8.23 GB" is 8.23 x 2^30 B
 
-    def cost(self, spec, cache_dtype: str, **options) -> ModelCost:
-        """The rank's cost terms, DeepSeek-V3.2's layers stored as NSATokenToKVPool does."""
-        cost = super().cost(spec, cache_dtype, **options)
-        mode = options.get("mla_mode") or self.mla_mode
-        if mode != "latent" or not any(is_dsa(g) for g in cost.groups):
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """DeepSeek-V3.2's layers stored as NSATokenToKVPool stores them."""
+        if mla_mode != "latent" or not any(is_dsa(g) for g in cost.groups):
             return cost
-        fmt_name = get_format(cache_dtype, model_dtype=spec.dtype).name
+        fmt_name = get_format(cache_dtype, model_dtype=model_dtype).name
         groups = tuple(_stored(g, fmt_name) if is_dsa(g) else g for g in cost.groups)
         return replace(cost, groups=groups)
 
@@ -258,6 +258,19 @@ class SglangProfile(EngineProfile):
             **sizes,
             max_concurrency=(concurrency, "x"),
         )
+
+    def capacity_notes(self, cost: ModelCost) -> list[str]:
+        """An fp8 DeepSeek-V3.2 pool holds more than the budget its profiler computed."""
+        counted = sum(g.count * _cell(g) for g in cost.groups)
+        stored = cost.bytes_per_token
+        if counted == stored:
+            return []
+        return [
+            f"{self.label}: SGLang sizes the pool at {counted:,} B per token (an fp8 latent"
+            f" counted as 1 B per value) but stores {stored:,} B (656-byte rows): the pool"
+            f" takes {stored / counted:.3f}x the budget, from the memory mem_fraction_static"
+            " leaves free"
+        ]
 
     def explain(self, cost: ModelCost, context_tokens: int) -> list[str]:
         """The cell size and the token slots one request takes."""

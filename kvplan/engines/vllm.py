@@ -178,12 +178,13 @@ class VllmProfile(_VllmBase):
     token_line: str = TOKEN_LINE_PER_GROUP
     hybrid_allocator: bool = True  # False: --disable-hybrid-kv-cache-manager
 
-    def cost(self, spec, cache_dtype: str, **options) -> ModelCost:
-        """The rank's cost terms, MLA layers stored as vLLM stores them (vllm_mla.py)."""
-        cost = super().cost(spec, cache_dtype, **options)
-        if (options.get("mla_mode") or self.mla_mode) != "latent":
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """MLA layers stored as vLLM stores them (vllm_mla.py)."""
+        if mla_mode != "latent":
             return cost
-        return stored_cost(cost, cache_dtype, spec.dtype)
+        return stored_cost(cost, cache_dtype, model_dtype)
 
     def plan(self, cost: ModelCost) -> VllmPlan:
         """The groups, block sizes and pages vLLM gives this model."""
