@@ -19,38 +19,12 @@ from kvplan.predict_base import (
     gib_text,
     ranged,
 )
+from kvplan.predict_sglang import sglang_predictions
 from kvplan.predict_vllm import vllm_predictions
 from kvplan.sizing import ModelCost
 from kvplan.units import GIB, MIB
 
 __all__ = ["INPUTS", "PREDICTORS", "Prediction", "Setup", "predict"]
-
-
-def _sglang(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
-    """#tokens from the K and V sizes; the K and V sizes from #tokens."""
-    profile, cost = setup.profile, setup.cost()
-    figures = facts.figures
-    sizes = [
-        figures[n] for n in ("k_size_gib", "v_size_gib", "kv_size_gib") if n in figures
-    ]
-    predictions = {}
-    if sizes:
-        budgets = bytes_range(*sizes, unit=GIB)
-        basis = (
-            "the logged K and V sizes (" + " + ".join(gib_text(s) for s in sizes) + ")"
-        )
-        predictions["kv_cache_tokens"] = ranged(
-            lambda b: profile.pool_tokens(cost, b), budgets, basis
-        )
-    if "kv_cache_tokens" in figures:
-        tokens = int(figures["kv_cache_tokens"].value)
-        basis = f"the logged {tokens:,} tokens"
-        k_bytes = profile.buffer_bytes(cost, tokens, 0)
-        v_bytes = profile.buffer_bytes(cost, tokens, 1)
-        predictions["k_size_gib"] = exact(k_bytes / GIB, basis)
-        predictions["v_size_gib"] = exact(v_bytes / GIB, basis)
-        predictions["kv_size_gib"] = exact((k_bytes + v_bytes) / GIB, basis)
-    return predictions
 
 
 def _trtllm(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
@@ -173,7 +147,7 @@ INPUTS = INPUT_FIGURES
 PREDICTORS = {
     "vllm": vllm_predictions,
     "vllm-v0": vllm_predictions,
-    "sglang": _sglang,
+    "sglang": sglang_predictions,
     "trtllm": _trtllm,
     "llamacpp": _llamacpp,
 }

@@ -131,7 +131,7 @@ class SglangProfile(EngineProfile):
         swa = sum(g.count * _cell(g) for g in cost.groups if _is_swa(g))
         return full, swa, cost.state_bytes
 
-    def _state_requests(self, cost: ModelCost, budget_bytes: int) -> int:
+    def state_requests(self, cost: ModelCost, budget_bytes: int) -> int:
         """Mamba states the pool keeps (max_mamba_cache_size) before the KV cache is sized."""
         state = cost.state_bytes
         if not state:
@@ -142,7 +142,7 @@ class SglangProfile(EngineProfile):
     def pool_sizes(self, cost: ModelCost, budget_bytes: int) -> tuple[int, int]:
         """(full-layer tokens, sliding-layer tokens) of the pools; sliding 0 without SWA."""
         full, swa, state = self._cells(cost)
-        kv_budget = budget_bytes - self._state_requests(cost, budget_bytes) * state
+        kv_budget = budget_bytes - self.state_requests(cost, budget_bytes) * state
         capacity = max(kv_budget, 0) // (full + swa) if full + swa else 0
         page = self.page(cost)
         if not swa or not full:
@@ -209,7 +209,7 @@ class SglangProfile(EngineProfile):
             if _is_swa(g) and swa_tokens:
                 limits.append(swa_tokens / min(held, g.cap_tokens))
         if cost.state_bytes:
-            limits.append(self._state_requests(cost, budget_bytes))
+            limits.append(self.state_requests(cost, budget_bytes))
         return min(limits)
 
     def printed_sizes(
