@@ -30,6 +30,12 @@ CHECK_COLUMNS = (
 )
 
 FAMILIES = {"vllm": "vllm", "vllm-v0": "vllm"}
+OLD_TRTLLM = (
+    "TensorRT-LLM 0.5-0.8 lines ('Allocate N bytes for k/v cache', 'Using N tokens in paged"
+    " KV cache'): these versions print no free-memory line, so the pool's bytes and tokens"
+    " are checked against each other; their engines were built with 64-token blocks by"
+    " default (-E block_size=64 where the tokens are not whole blocks)"
+)
 
 
 def resolve_model(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
@@ -312,4 +318,6 @@ def header_notes(facts: LogFacts, setup: Setup) -> list[str]:
         from kvplan.predict_sglang import memory_note
 
         notes.append(memory_note(facts, setup))
+    if "allocated_bytes" in facts.figures:
+        notes.append(OLD_TRTLLM)
     return notes + _read_notes(facts)

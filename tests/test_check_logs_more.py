@@ -179,6 +179,48 @@ def test_trtllm_allocation_line_alone():
     assert table["kv_cache_tokens"]["verdict"] in ("match", "within rounding")
 
 
+LLAMA2_TOKEN = 32 * 2 * 32 * 128 * 2  # Llama-2-7B fp16: 524,288 B per token
+
+
+def test_trtllm_08_allocate_bytes_and_using_tokens_lines():
+    # issue 1400 (0.8): "Allocate 69524783104 bytes for k/v cache." and "Using 132608 tokens
+    # in paged KV cache.": 69,524,783,104 / 524,288 = 132,608 tokens exactly
+    rows, notes = check_file("trtllm-1400-llama2-7b-a100.log", "llama-2-7b")
+    table = by_figure(rows)
+    assert table["allocated_bytes"]["predicted"] == 132608 * LLAMA2_TOKEN == 69524783104
+    assert table["kv_cache_tokens"]["predicted"] == 132608
+    assert {r["verdict"] for r in rows} == {"match"}
+    assert any(n.startswith("TensorRT-LLM 0.5-0.8 lines") for n in notes)
+
+
+def test_trtllm_05_token_count_printed_before_the_block_rounding():
+    # GptSession prints maxNumTokens, then allocates ceil(N / 32) blocks of 32: a count
+    # 8 short of the allocation's 132,608 lies in its last block
+    text = (LOGS / "trtllm-1400-llama2-7b-a100.log").read_text()
+    text = text.replace("Using 132608 tokens", "Using 132600 tokens")
+    table = by_figure(check(text, "llama-2-7b")[0])
+    assert table["kv_cache_tokens"]["verdict"] == "within rounding"
+    # cdiv(132,600, 32) x 32 = 132,608 tokens of 524,288 B: the same allocation
+    assert table["allocated_bytes"]["verdict"] == "match"
+
+
+def test_trtllm_05_token_line_alone_is_said_to_be_uncheckable():
+    # issue 224: "Using 10718 tokens in paged KV cache." and nothing else:
+    # 10,718 x 524,288 B = 5.23 GiB
+    with pytest.raises(
+        LogError, match=r"prints only the pool's token count .* 5\.23 GiB"
+    ):
+        check_file("trtllm-224-llama2-7b-a10.log", "llama-2-7b")
+
+
+def test_a_doubled_trtllm_08_allocation_is_a_mismatch():
+    text = (LOGS / "trtllm-1400-llama2-7b-a100.log").read_text()
+    text = text.replace("Allocate 69524783104 bytes", "Allocate 139049566208 bytes")
+    table = by_figure(check(text, "llama-2-7b")[0])
+    assert table["allocated_bytes"]["verdict"] == "mismatch"
+    assert table["kv_cache_tokens"]["predicted"] == 2 * 132608
+
+
 def test_autodeploy_fake_cache_is_said_to_be_nothing_to_check():
     with pytest.raises(LogError, match="fake cache manager allocated no KV cache"):
         check_file("trtllm-autodeploy-fake-cache.log", "llama-3.1-8b")
