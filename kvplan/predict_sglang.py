@@ -29,6 +29,11 @@ POOLS = ("", "swa_")  # the full layers' pool, the sliding layers' pool
 SIZE_NAMES = ("k", "v", "kv")
 
 
+def _shown(logged: Logged) -> str:
+    """A figure as the log printed it (`6.09`, `78.00`)."""
+    return f"{float(logged.value):.{logged.decimals}f}"
+
+
 def _fraction(facts: LogFacts, setup: Setup) -> Fraction | None:
     """mem_fraction_static as the log or an option states it; None when neither does."""
     if "mem_fraction_static" not in setup.stated:
@@ -78,8 +83,8 @@ def memory_budget(facts: LogFacts, setup: Setup):
         )
     budgets = _rest_range(available, total, fraction)
     basis = (
-        f"the logged memory: {float(available.value):g} GiB after loading -"
-        f" {float(total.value):g} GiB x (1 - {float(fraction):g})"
+        f"the logged memory: {_shown(available)} GiB after loading -"
+        f" {_shown(total)} GiB x (1 - {float(fraction):g})"
     )
     return budgets, basis
 
@@ -137,7 +142,7 @@ def _from_pool(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
         names = [f"{pool}{n}_size_gib" for n in SIZE_NAMES]
         sizes = [figures[n] for n in names if n in figures]
         if sizes:
-            shown = " + ".join(f"{float(s.value):g} GiB" for s in sizes)
+            shown = " + ".join(f"{_shown(s)} GiB" for s in sizes)
             predictions[f"{pool}kv_cache_tokens"] = ranged(
                 lambda b, swa=swa: _tokens_for(profile, cost, b, swa),
                 bytes_range(*sizes, unit=GIB),
@@ -163,7 +168,7 @@ def sglang_predictions(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
     if rest is None:
         return _from_memory(setup, budgets, basis)
     # the profiling line prints rest itself: the pool from it, rest from its terms
-    printed = f"the logged rest_memory {float(rest.value):g} GiB"
+    printed = f"the logged rest_memory {_shown(rest)} GiB"
     predictions = _from_memory(setup, bytes_range(rest, unit=GIB), printed)
     middle, low, high = (Fraction(b, GIB) for b in budgets)
     predictions["rest_memory_gib"] = Prediction(
@@ -192,7 +197,7 @@ def memory_note(facts: LogFacts, setup: Setup) -> str:
     where = (
         "total_gpu_memory of the 'Memory profiling' line"
         if total.name == "profiled_total_gib"
-        else f"'Load weight begin. avail mem={float(total.value):g} GB' (line {total.line})"
+        else f"'Load weight begin. avail mem={_shown(total)} GB' (line {total.line})"
     )
     return (
         f"{pages}pool predicted from the memory: rest = available after loading - total x (1 -"
