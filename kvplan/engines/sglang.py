@@ -286,5 +286,11 @@ class SglangProfile(EngineProfile):
             )
         if state:
             lines.append(f"  + {state:,} B of recurrent state in a separate pool")
+        if cost.bytes_per_token != full + swa and not swa:
+            lines.append(
+                f"  the pool stores {cost.bytes_per_token:,} B per token (DeepSeek sparse"
+                " attention: 656-byte fp8 latent rows and 132-byte indexer keys); the"
+                " request below is the budget the profiler counts"
+            )
         lines.append(f"  request = {self.request_bytes(cost, context_tokens):,} B")
         return lines
