@@ -142,12 +142,9 @@ def default_reserve(spec: ModelSpec, tp: int, max_batched_tokens: int) -> int:
 def _stage_cost(spec: ModelSpec, span: range, cache_dtype: str, opts) -> ModelCost:
     layers = tuple(spec.layers[i].sharded(opts.tp) for i in span)
     stage = spec.with_layers(layers)
-    return model_cost(
-        stage,
-        cache_dtype,
-        mla_mode=opts.mla_mode or "latent",
-        state_dtype=opts.state_dtype,
-    )
+    mode = opts.mla_mode or "latent"
+    cost = model_cost(stage, cache_dtype, mla_mode=mode, state_dtype=opts.state_dtype)
+    return opts.reservation.store(cost, cache_dtype, spec.dtype, mode)
 
 
 def _weights(spec: ModelSpec, fmt: WeightFormat, opts: CapacityOptions):

@@ -1,13 +1,14 @@
 """Why a logged figure differs from kvplan's prediction: every single setting that explains it.
 
 The usual mistakes are tried one at a time, each as a whole new prediction (the cache dtype,
-TP, the block size, vLLM's batched tokens, token line, hybrid allocator and Mamba pages, a
-draft model's extra layers, another worker's memory). Every one that reproduces the logged
-figure within the log's rounding is named, most likely first: a setting neither the log nor
-the options state before one they state, then in the order of PRIOR (the mistakes public
-threads show most). A factor of 2 is often both "an fp8 cache" and "TP 2": both are listed.
-When none fits, the budget that would reproduce the figure is given, so a per-rank minimum
-(another rank with less free memory) can be checked against it.
+TP, the block size and vLLM's kernel block alignment, vLLM's batched tokens, token line,
+hybrid allocator and Mamba pages, a draft model's extra layers, another worker's memory).
+Every one that reproduces the logged figure within the log's rounding is named, most likely
+first: a setting neither the log nor the options state before one they state, then in the
+order of PRIOR (the mistakes public threads show most). A factor of 2 is often both "an fp8
+cache" and "TP 2": both are listed. When none fits, the budget that would reproduce the
+figure is given, so a per-rank minimum (another rank with less free memory) can be checked
+against it.
 """
 
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from kvplan.predict_base import Setup, within
 PRIOR = (
     "cache_dtype",
     "block_size",
+    "kernel_block_alignment",
     "max_num_batched_tokens",
     "token_line",
     "hybrid_allocator",
@@ -36,6 +38,10 @@ KNOB_VARIANTS = {
     "mamba_pages": (2,),
     "max_num_batched_tokens": (2048, 8192, 16384),
     "block_size": (16, 32, 64),
+    # the attention backends' kernel block multiples vLLM aligns a hybrid Mamba model's
+    # block to: 16 (FlashAttention), 32 (FlashInfer on Blackwell with head size 256),
+    # 64 and 128 (MLA backends) (model_executor/models/config.py, platforms/interface.py)
+    "kernel_block_alignment": (16, 32, 64, 128),
 }
 # The budget a log states, per engine, that the worker hint varies.
 BUDGET_FIGURES = ("kv_cache_memory_gib", "available_gib")

@@ -8,6 +8,7 @@ block count), never from itself. vLLM's predictions are in predict_vllm.py.
 from dataclasses import replace
 from fractions import Fraction
 
+from kvplan.engines.base import cdiv
 from kvplan.logs import LogError, LogFacts
 from kvplan.logs.base import INPUT_FIGURES
 from kvplan.logs.trtllm import FAKE_CACHE
@@ -19,38 +20,12 @@ from kvplan.predict_base import (
     gib_text,
     ranged,
 )
+from kvplan.predict_sglang import sglang_predictions
 from kvplan.predict_vllm import vllm_predictions
 from kvplan.sizing import ModelCost
 from kvplan.units import GIB, MIB
 
 __all__ = ["INPUTS", "PREDICTORS", "Prediction", "Setup", "predict"]
-
-
-def _sglang(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
-    """#tokens from the K and V sizes; the K and V sizes from #tokens."""
-    profile, cost = setup.profile, setup.cost()
-    figures = facts.figures
-    sizes = [
-        figures[n] for n in ("k_size_gib", "v_size_gib", "kv_size_gib") if n in figures
-    ]
-    predictions = {}
-    if sizes:
-        budgets = bytes_range(*sizes, unit=GIB)
-        basis = (
-            "the logged K and V sizes (" + " + ".join(gib_text(s) for s in sizes) + ")"
-        )
-        predictions["kv_cache_tokens"] = ranged(
-            lambda b: profile.pool_tokens(cost, b), budgets, basis
-        )
-    if "kv_cache_tokens" in figures:
-        tokens = int(figures["kv_cache_tokens"].value)
-        basis = f"the logged {tokens:,} tokens"
-        k_bytes = profile.buffer_bytes(cost, tokens, 0)
-        v_bytes = profile.buffer_bytes(cost, tokens, 1)
-        predictions["k_size_gib"] = exact(k_bytes / GIB, basis)
-        predictions["v_size_gib"] = exact(v_bytes / GIB, basis)
-        predictions["kv_size_gib"] = exact((k_bytes + v_bytes) / GIB, basis)
-    return predictions
 
 
 def _trtllm(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
@@ -76,17 +51,17 @@ def _trtllm(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
 
 
 def _trtllm_from_allocation(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
-    """Without the free-memory line: the allocation's GiB from its token count and back.
+    """Without the free-memory line: the allocation from its token count and back.
 
-    'Allocated X GiB for max tokens in paged KV cache (N)': N tokens of whole blocks, each
-    token costing every layer's K and V, when the model has one attention window.
+    'Allocated X GiB for max tokens in paged KV cache (N)' (0.9 on), or 0.5-0.8's 'Allocate
+    B bytes for k/v cache' beside 'Using N tokens in paged KV cache': N tokens in whole
+    blocks, each token costing every layer's K and V, for a model with one attention window.
     """
     profile, cost = setup.profile, setup.cost()
     windows = profile.windows(cost, profile.max_seq_len or setup.spec.max_positions)
-    tokens, allocated = (
-        facts.figures.get(n) for n in ("kv_cache_tokens", "allocated_gib")
-    )
-    if len(windows) != 1 or not (tokens or allocated):
+    tokens = facts.figures.get("kv_cache_tokens")
+    allocation = [facts.figures.get(n) for n in ("allocated_gib", "allocated_bytes")]
+    if len(windows) != 1 or not (tokens or any(allocation)):
         raise LogError(
             "the log has no 'Memory usage when calculating max tokens in paged kv cache'"
             " line, and its allocation line alone does not say how a model with several"
@@ -94,19 +69,56 @@ def _trtllm_from_allocation(facts: LogFacts, setup: Setup) -> dict[str, Predicti
             field="log",
         )
     per_token, block = next(iter(windows.values())), profile.block_size
+    if not any(allocation):
+        raise LogError(_tokens_only(tokens, per_token), field="log")
     predictions = {}
     if tokens:
         n = int(tokens.value)
+        held = cdiv(n, block) * block  # the pool is whole blocks
         basis = f"the logged {n:,} tokens x {per_token:,} B per token"
         predictions["allocated_gib"] = exact(n * per_token / GIB, basis)
+        predictions["allocated_bytes"] = exact(
+            held * per_token, f"{basis}, in whole {block}-token blocks"
+        )
         predictions["primary_blocks"] = exact(n // block, f"the logged {n:,} tokens")
-    if allocated:
+    gib, exact_bytes = allocation
+    if gib:
         predictions["kv_cache_tokens"] = ranged(
             lambda b: b // per_token // block * block,
-            bytes_range(allocated, unit=GIB),
-            f"the logged allocation of {gib_text(allocated)} in {block}-token blocks",
+            bytes_range(gib, unit=GIB),
+            f"the logged allocation of {gib_text(gib)} in {block}-token blocks",
         )
+    elif exact_bytes:
+        predictions["kv_cache_tokens"] = _tokens_of_bytes(exact_bytes, per_token, block)
     return predictions
+
+
+def _tokens_of_bytes(logged, per_token: int, block: int) -> Prediction:
+    """0.5-0.8: the pool's tokens from its exact bytes; the printed count may be the one
+    asked before rounding up to whole blocks, so anything in the last block fits."""
+    size = int(logged.value)
+    held = size // per_token // block * block
+    return Prediction(
+        value=held,
+        low=max(held - block + 1, 0),
+        high=held,
+        basis=(
+            f"the logged {size:,} B / {per_token:,} B per token, in {block}-token"
+            " blocks (the printed count may precede the rounding up to whole blocks)"
+        ),
+    )
+
+
+def _tokens_only(tokens, per_token: int) -> str:
+    """Why a TensorRT-LLM 0.5-0.8 log with only its token line cannot be checked."""
+    n = int(tokens.value)
+    return (
+        f"the log prints only the pool's token count ('Using {n:,} tokens in paged KV"
+        f" cache', line {tokens.line}, TensorRT-LLM 0.5-0.8): {n:,} tokens x"
+        f" {per_token:,} B per token = {n * per_token / GIB:.2f} GiB of cache, but nothing"
+        " to check it against (no 'Allocate N bytes for k/v cache' line, no free-memory"
+        " line); check a log that has one of them"
+    )
 
 
 def _llamacpp_caches(profile, cost: ModelCost, n_ctx: int) -> dict[str, int]:
@@ -173,7 +185,7 @@ INPUTS = INPUT_FIGURES
 PREDICTORS = {
     "vllm": vllm_predictions,
     "vllm-v0": vllm_predictions,
-    "sglang": _sglang,
+    "sglang": sglang_predictions,
     "trtllm": _trtllm,
     "llamacpp": _llamacpp,
 }

@@ -10,6 +10,7 @@ The memory line itself is predicted from its terms where the profile prints each
 from fractions import Fraction
 
 from kvplan.engines.base import cdiv
+from kvplan.engines.vllm import TOKEN_LINE_PER_GROUP
 from kvplan.logs import LogError, LogFacts
 from kvplan.predict_base import Prediction, Setup, bytes_range, exact, gib_text, ranged
 from kvplan.sizing import ModelCost
@@ -163,24 +164,39 @@ def vllm_predictions(facts: LogFacts, setup: Setup) -> dict[str, Prediction]:
     terms = _budget_from_terms(facts)
     if terms is not None:
         predictions["kv_cache_memory_gib"] = terms
-    if source == "kv_cache_tokens" and not set(predictions) & set(facts.figures):
-        predictions["kv_cache_tokens"] = _whole_blocks(facts, profile, cost)
+    if source == "kv_cache_tokens" and _counts_blocks(facts, profile):
+        alone = not set(predictions) & set(facts.figures)
+        predictions["kv_cache_tokens"] = _whole_blocks(facts, profile, cost, alone)
     return predictions
 
 
-def _whole_blocks(facts: LogFacts, profile, cost: ModelCost) -> Prediction:
-    """A pool line alone: all it can be checked for is a whole number of blocks."""
+def _counts_blocks(facts: LogFacts, profile) -> bool:
+    """Whether the token line is a whole number of blocks: V0's, and V1's up to 0.20
+    (blocks // groups x the smallest block); from 0.21 it is concurrency x length."""
+    return facts.engine == "vllm-v0" or profile.token_line == TOKEN_LINE_PER_GROUP
+
+
+def _whole_blocks(facts: LogFacts, profile, cost: ModelCost, alone: bool) -> Prediction:
+    """The token line as whole blocks of the block size the rules give this model.
+
+    A count that is not a multiple of it was made with another block size (another
+    kernel_block_alignment, cache dtype or --block-size); the cause finder tries them.
+    """
     tokens = int(facts.figures["kv_cache_tokens"].value)
-    block = (
-        profile.block_size
-        if facts.engine == "vllm-v0"
-        else profile.plan(cost).min_block_size
-    )
-    size = profile.block_bytes(cost) if facts.engine == "vllm-v0" else None
+    v0 = facts.engine == "vllm-v0"
+    block = profile.block_size if v0 else profile.plan(cost).min_block_size
     blocks = tokens // block
-    held = f" = {blocks * size / GIB:.2f} GiB of cache" if size else ""
-    return exact(
-        blocks * block,
-        f"whole {block}-token blocks: {blocks:,} blocks{held}; the log prints no memory"
-        " line, so only the block size is checked",
+    held = (
+        f" = {blocks * profile.block_bytes(cost) / GIB:.2f} GiB of cache" if v0 else ""
     )
+    shape = (
+        f"whole {block}-token blocks: {blocks:,} blocks{held}"
+        if tokens % block == 0
+        else f"whole {block}-token blocks, and {tokens:,} is {tokens / block:,.2f} of them"
+    )
+    why = (
+        "; the log prints no memory line, so only the block size is checked"
+        if alone
+        else ": the token line counts whole blocks of the smallest block size"
+    )
+    return exact(blocks * block, shape + why)

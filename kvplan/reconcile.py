@@ -30,6 +30,12 @@ CHECK_COLUMNS = (
 )
 
 FAMILIES = {"vllm": "vllm", "vllm-v0": "vllm"}
+OLD_TRTLLM = (
+    "TensorRT-LLM 0.5-0.8 lines ('Allocate N bytes for k/v cache', 'Using N tokens in paged"
+    " KV cache'): these versions print no free-memory line, so the pool's bytes and tokens"
+    " are checked against each other; their engines were built with 64-token blocks by"
+    " default (-E block_size=64 where the tokens are not whole blocks)"
+)
 
 
 def resolve_model(facts: LogFacts, model: str | None) -> tuple[ModelSpec, str]:
@@ -92,8 +98,14 @@ def _log_knobs(facts: LogFacts, spec: ModelSpec, profile) -> dict:
         "type_v": facts.type_v,
         "n_ubatch": facts.extra.get("n_ubatch"),
         "n_seq": facts.extra.get("n_seq"),
+        "mem_fraction_static": _fraction(facts.extra.get("mem_fraction_static")),
     }
     return {k: v for k, v in values.items() if v is not None and k in known}
+
+
+def _fraction(text) -> Fraction | None:
+    """A fraction the log printed (`0.85`), exactly."""
+    return Fraction(str(text)) if text is not None else None
 
 
 def _profile(facts: LogFacts, spec: ModelSpec, engine: str | None, options) -> object:
@@ -147,6 +159,7 @@ def _stated(facts: LogFacts, options, **given) -> frozenset[str]:
         "block_size": facts.block_size,
         "max_num_batched_tokens": facts.max_num_batched_tokens,
         "token_line": facts.version,
+        "mem_fraction_static": facts.extra.get("mem_fraction_static"),
     }
     stated = {k for k, v in from_log.items() if v is not None}
     stated |= {k for k, v in given.items() if v is not None}
@@ -216,6 +229,7 @@ def check_rows(facts: LogFacts, setup: Setup, notes: list[str]) -> Rows:
 
 _SHOWN_KNOBS = (
     "block_size",
+    "mem_fraction_static",
     "max_model_len",
     "max_num_batched_tokens",
     "max_seq_len",
@@ -260,6 +274,8 @@ def _read_notes(facts: LogFacts) -> list[str]:
     short."""
     notes = []
     for name, (low, high, count) in facts.spread.items():
+        if low == high:
+            continue  # every worker printed the same
         notes.append(
             f"{count} workers printed {name} from {float(low):g} to {float(high):g}:"
             f" the engine sizes every worker's pool from the smallest, {float(low):g},"
@@ -279,7 +295,8 @@ def header_notes(facts: LogFacts, setup: Setup) -> list[str]:
     """What was read and what the prediction assumed, and vLLM's hybrid disagreement."""
     profile = setup.profile
     fmt = get_format(setup.cache_dtype, model_dtype=setup.spec.dtype).name
-    shown = profile.settings_text(_SHOWN_KNOBS)
+    unstated = {"mem_fraction_static"} - setup.stated  # a placeholder unless stated
+    shown = profile.settings_text([k for k in _SHOWN_KNOBS if k not in unstated])
     version = f" {facts.version}" if facts.version else ""
     notes = [
         f"{facts.format} log{version}: predicted with {profile.label}, TP {setup.tp},"
@@ -297,4 +314,10 @@ def header_notes(facts: LogFacts, setup: Setup) -> list[str]:
             float(concurrency.value) if concurrency else None,
         )
         notes += [note] if note else []
+    if facts.engine == "sglang":
+        from kvplan.predict_sglang import memory_note
+
+        notes.append(memory_note(facts, setup))
+    if "allocated_bytes" in facts.figures:
+        notes.append(OLD_TRTLLM)
     return notes + _read_notes(facts)

@@ -47,6 +47,12 @@ class Reservation(Protocol):
         model's), the spec as it caches the model (an engine may ignore windows), notes."""
         ...
 
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """The layout's cost terms as the allocator's engine stores them."""
+        ...
+
     def request_bytes(self, cost: ModelCost, context_tokens: int) -> int:
         """Bytes one request of `context_tokens` reserves per GPU, beyond the shared prefix;
         never decreasing with `context_tokens` (capacity searches it)."""
@@ -116,6 +122,12 @@ class IdealReservation:
     ) -> tuple["IdealReservation", ModelSpec, list[str]]:
         """Itself and the layout's own spec: every window is kept."""
         return self, spec, []
+
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """The layout's own cost terms: nothing is stored another way."""
+        return cost
 
     @property
     def shared_tokens(self) -> int:

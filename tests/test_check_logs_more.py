@@ -179,6 +179,95 @@ def test_trtllm_allocation_line_alone():
     assert table["kv_cache_tokens"]["verdict"] in ("match", "within rounding")
 
 
+LLAMA2_TOKEN = 32 * 2 * 32 * 128 * 2  # Llama-2-7B fp16: 524,288 B per token
+
+
+def test_trtllm_08_allocate_bytes_and_using_tokens_lines():
+    # issue 1400 (0.8): "Allocate 69524783104 bytes for k/v cache." and "Using 132608 tokens
+    # in paged KV cache.": 69,524,783,104 / 524,288 = 132,608 tokens exactly
+    rows, notes = check_file("trtllm-1400-llama2-7b-a100.log", "llama-2-7b")
+    table = by_figure(rows)
+    assert table["allocated_bytes"]["predicted"] == 132608 * LLAMA2_TOKEN == 69524783104
+    assert table["kv_cache_tokens"]["predicted"] == 132608
+    assert {r["verdict"] for r in rows} == {"match"}
+    assert any(n.startswith("TensorRT-LLM 0.5-0.8 lines") for n in notes)
+
+
+def test_trtllm_05_token_count_printed_before_the_block_rounding():
+    # GptSession prints maxNumTokens, then allocates ceil(N / 32) blocks of 32: a count
+    # 8 short of the allocation's 132,608 lies in its last block
+    text = (LOGS / "trtllm-1400-llama2-7b-a100.log").read_text()
+    text = text.replace("Using 132608 tokens", "Using 132600 tokens")
+    table = by_figure(check(text, "llama-2-7b")[0])
+    assert table["kv_cache_tokens"]["verdict"] == "within rounding"
+    # cdiv(132,600, 32) x 32 = 132,608 tokens of 524,288 B: the same allocation
+    assert table["allocated_bytes"]["verdict"] == "match"
+
+
+def test_trtllm_05_token_line_alone_is_said_to_be_uncheckable():
+    # issue 224: "Using 10718 tokens in paged KV cache." and nothing else:
+    # 10,718 x 524,288 B = 5.23 GiB
+    with pytest.raises(
+        LogError, match=r"prints only the pool's token count .* 5\.23 GiB"
+    ):
+        check_file("trtllm-224-llama2-7b-a10.log", "llama-2-7b")
+
+
+def test_a_doubled_trtllm_08_allocation_is_a_mismatch():
+    text = (LOGS / "trtllm-1400-llama2-7b-a100.log").read_text()
+    text = text.replace("Allocate 69524783104 bytes", "Allocate 139049566208 bytes")
+    table = by_figure(check(text, "llama-2-7b")[0])
+    assert table["allocated_bytes"]["verdict"] == "mismatch"
+    assert table["kv_cache_tokens"]["predicted"] == 2 * 132608
+
+
 def test_autodeploy_fake_cache_is_said_to_be_nothing_to_check():
     with pytest.raises(LogError, match="fake cache manager allocated no KV cache"):
         check_file("trtllm-autodeploy-fake-cache.log", "llama-3.1-8b")
+
+
+# ------------------------------------------------------ vLLM's token line in whole blocks
+
+
+QWEN3_NEXT = "vllm-26646-qwen3-next.log"
+# Qwen3-Next: a full layer's token is 2 KV heads x 256 x 2 (K,V) x 2 B = 2,048 B at bf16;
+# a linear-attention state is (3 x 8,192 conv + 32 x 128 x 128 ssm) x 2 B = 1,097,728 B.
+# vLLM grows the attention block to 16 x cdiv(1,097,728, 16 x 2,048) = 16 x 34 = 544 tokens.
+
+
+def test_a_token_line_not_in_whole_blocks_is_a_mismatch_with_its_cause():
+    # issue 26646: 90,048 tokens is 165.53 blocks of 544, so not this block size; an fp8
+    # cache halves the token to 1,024 B: 16 x cdiv(1,097,728, 16,384) = 1,072-token blocks,
+    # and 90,048 = 84 x 1,072
+    table = by_figure(check_file(QWEN3_NEXT, "qwen3-next-80b-a3b")[0])
+    row = table["kv_cache_tokens"]
+    assert row["verdict"] == "mismatch"
+    assert row["predicted"] == 165 * 544
+    assert row["note"].startswith("looks like a fp8 cache, not bf16")
+    assert "90,048 is 165.53 of them" in row["note"]
+    fp8 = by_figure(check_file(QWEN3_NEXT, "qwen3-next-80b-a3b", cache_dtype="fp8")[0])
+    assert fp8["kv_cache_tokens"]["predicted"] == 84 * 1072 == 90048
+    assert fp8["kv_cache_tokens"]["verdict"] == "match"
+
+
+def test_another_kernel_block_alignment_is_a_setting_the_cause_finder_tries():
+    # alignment 8 (not one vLLM's backends use by default) gives 8 x cdiv(1,097,728,
+    # 16,384) = 536-token blocks at bf16, and 90,048 = 168 x 536
+    rows, _ = check_file(
+        QWEN3_NEXT, "qwen3-next-80b-a3b", options=["kernel_block_alignment=8"]
+    )
+    assert by_figure(rows)["kv_cache_tokens"]["predicted"] == 168 * 536 == 90048
+    # alignment 32 (FlashInfer on Blackwell, head size 256) keeps 544 = 17 x 32 here
+    rows, _ = check_file(
+        QWEN3_NEXT, "qwen3-next-80b-a3b", options=["kernel_block_alignment=32"]
+    )
+    assert by_figure(rows)["kv_cache_tokens"]["predicted"] == 165 * 544
+
+
+def test_the_cause_finder_names_a_kernel_block_alignment_that_fits():
+    # the same log with 93,888 tokens = 163 blocks of 576 = 64 x cdiv(1,097,728, 64 x 2,048):
+    # only alignment 64 divides it (544: 172.6, 640: 146.7, fp8's 1,072: 87.6)
+    text = (LOGS / QWEN3_NEXT).read_text().replace("90,048 tokens", "93,888 tokens")
+    row = by_figure(check(text, "qwen3-next-80b-a3b")[0])["kv_cache_tokens"]
+    assert row["verdict"] == "mismatch"
+    assert row["note"].startswith("looks like kernel_block_alignment = 64, or")

@@ -114,9 +114,17 @@ class EngineProfile:
         self.check_cache_dtype(cache_dtype, spec.dtype)
         spec, _ = self.engine_spec(spec)
         mode = mla_mode or self.mla_mode
-        return rank_cost(
+        cost = rank_cost(
             spec, cache_dtype, tp=tp, mla_mode=mode, state_dtype=state_dtype
         )
+        return self.store(cost, cache_dtype, spec.dtype, mode)
+
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """The layout's cost terms as this engine stores them (its own rows for some
+        layers, such as DeepSeek-V3.2's indexer key); the layout's by default."""
+        return cost
 
     @property
     def label(self) -> str:

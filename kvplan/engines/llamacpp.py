@@ -12,7 +12,8 @@ ikawrakow/ik_llama.cpp for MLA (docs/engines.md names versions):
   (`--cache-type-k`, `--cache-type-v`: f16, q8_0, q4_0, ... in ggml's blocks of 32);
 - MLA layers store the latent (kv_lora_rank + rope values) as K and no V (ik_llama's
   "c^KV", llama.cpp since its MLA support); `mla_mode=expanded` models builds that stored
-  every head's K and V.
+  every head's K and V. DeepSeek-V3.2's indexer key (index_head_dim values) is counted in
+  type_k too, in the V slot of the cell (it is a cache of its own, not the latent's line).
 """
 
 from dataclasses import dataclass
@@ -61,8 +62,12 @@ class LlamacppProfile(EngineProfile):
             k_bytes = rows[0] * get_format(self.type_k, field="type_k").row_bytes(
                 values[0]
             )
-        if self.type_v:
-            fmt_v = get_format(self.type_v, field="type_v")
+        # an MLA layer has no V: its second tensor is DeepSeek-V3.2's indexer key, kept in
+        # a cache of its own in the K type (llama.cpp pull requests 23346 and 25407)
+        latent = g.layer.kind == "mla" and rows[:1] == (1,)
+        type_v = self.type_k if latent else self.type_v
+        if type_v:
+            fmt_v = get_format(type_v, field="type_k" if latent else "type_v")
             v_bytes = sum(
                 r * fmt_v.row_bytes(v)
                 for r, v in zip(rows[1:], values[1:], strict=True)

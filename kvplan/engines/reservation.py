@@ -64,6 +64,12 @@ class EngineReservation:
         profile = self.profile.for_model(spec)
         return replace(self, profile=profile), cached, [note] if note else []
 
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """The stage's cost terms as the engine stores them (EngineProfile.store)."""
+        return self.profile.store(cost, cache_dtype, model_dtype, mla_mode)
+
     @property
     def _prefix(self) -> IdealReservation:
         """The shared prefix in whole blocks of the engine's block size."""

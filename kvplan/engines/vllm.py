@@ -18,7 +18,7 @@ Rules read from vllm-project/vllm (docs/engines.md names files and versions):
 - V0 (worker/cache_engine.py): one block holds every layer; every layer is full (vllm_v0.py).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import ClassVar
 
@@ -29,6 +29,12 @@ from kvplan.engines.base import (
     cdiv,
     figure_list,
     fraction_of,
+)
+from kvplan.engines.vllm_mla import (
+    FLASHMLA_SPARSE_BLOCK,
+    has_sparse_mla,
+    stored_cost,
+    token_parts,
 )
 from kvplan.sizing import ModelCost
 
@@ -98,12 +104,12 @@ def _kinds(cost: ModelCost, hybrid_allocator: bool = True) -> list[_Kind]:
                 "the vllm profile does not model DeepSeek-V4 compressed attention",
                 field="engine",
             )
-        if g.bytes_per_token:
-            kind = layer.kind if layer.kind in ("sliding", "chunked") else "full"
-            if not hybrid_allocator:
-                kind = "full"
-            window = layer.window_tokens if kind != "full" else None
-            key = (kind, window, g.bytes_per_token)
+        kind = layer.kind if layer.kind in ("sliding", "chunked") else "full"
+        if not hybrid_allocator:
+            kind = "full"
+        window = layer.window_tokens if kind != "full" else None
+        for part in token_parts(g) if g.bytes_per_token else ():
+            key = (kind, window, part)
             counts[key] = counts.get(key, 0) + g.count
         if g.state_bytes:
             key = ("mamba", None, g.state_bytes)
@@ -172,6 +178,14 @@ class VllmProfile(_VllmBase):
     token_line: str = TOKEN_LINE_PER_GROUP
     hybrid_allocator: bool = True  # False: --disable-hybrid-kv-cache-manager
 
+    def store(
+        self, cost: ModelCost, cache_dtype: str, model_dtype: str, mla_mode: str
+    ) -> ModelCost:
+        """MLA layers stored as vLLM stores them (vllm_mla.py)."""
+        if mla_mode != "latent":
+            return cost
+        return stored_cost(cost, cache_dtype, model_dtype)
+
     def plan(self, cost: ModelCost) -> VllmPlan:
         """The groups, block sizes and pages vLLM gives this model."""
         kinds = _kinds(cost, self.hybrid_allocator)
@@ -179,6 +193,8 @@ class VllmProfile(_VllmBase):
             raise EngineRuleError(
                 "the model has no KV cache: vLLM allocates no blocks", field="model"
             )
+        if has_sparse_mla(cost) and self.block_size != FLASHMLA_SPARSE_BLOCK:
+            return replace(self, block_size=FLASHMLA_SPARSE_BLOCK).plan(cost)
         families = {(k.kind, k.window) for k in kinds}
         if len(families) == 1:
             return self._uniform_plan(kinds)

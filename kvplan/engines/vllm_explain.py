@@ -1,5 +1,6 @@
 """`--explain` for the vLLM profile: the groups, each spec's blocks, the bytes, the why."""
 
+from kvplan.engines.vllm_mla import has_sparse_mla
 from kvplan.sizing import ModelCost
 
 
@@ -33,6 +34,17 @@ def _pool_line(profile, pool, context: int) -> str:
     )
 
 
+def _sparse_line(plan) -> str:
+    """DeepSeek-V3.2 on vLLM: two specs per layer in one group, 64-token blocks."""
+    latent, index = (p.kind for p in plan.pools)
+    return (
+        f"  DeepSeek sparse attention: each of the {latent.layers} layers registers its"
+        f" latent ({latent.unit_bytes:,} B per token) and its indexer key"
+        f" ({index.unit_bytes:,} B, uint8 with fp32 scales) as specs of one group;"
+        " FlashMLA sparse forces 64-token blocks"
+    )
+
+
 def explain_lines(profile, cost: ModelCost, context: int) -> list[str]:
     """The vLLM reservation of one request, written out with the model's numbers."""
     plan = profile.plan(cost)
@@ -41,6 +53,8 @@ def explain_lines(profile, cost: ModelCost, context: int) -> list[str]:
         f"{profile.label}: {layout} of {plan.group_size} layers,"
         f" block {plan.min_block_size} tokens, {plan.block_bytes:,} B per block id"
     ]
+    if has_sparse_mla(cost):
+        lines.append(_sparse_line(plan))
     if plan.padding_layers:
         lines.append(
             f"  {plan.padding_layers} padding layers make the groups equal (their pages"
@@ -50,9 +64,10 @@ def explain_lines(profile, cost: ModelCost, context: int) -> list[str]:
     blocks = profile.request_blocks(plan, context)
     reserved = blocks * plan.block_bytes
     ideal = cost.sequence_bytes(context)
+    held = "its rows hold" if has_sparse_mla(cost) else "the layout needs"
     lines.append(
         f"  request = {blocks:,} block ids x {plan.block_bytes:,} B = {reserved:,} B;"
-        f" the layout needs {ideal:,} B ({reserved / ideal:.2f}x)"
+        f" {held} {ideal:,} B ({reserved / ideal:.2f}x)"
     )
     return lines
 

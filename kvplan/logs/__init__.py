@@ -21,7 +21,8 @@ __all__ = ["LogError", "LogFacts", "Logged", "parse_log", "parse_runs", "read_lo
 READERS = (trtllm, sglang, vllm, llamacpp)
 LOOKED_FOR = (
     "vLLM 'GPU KV cache size' / 'Available KV cache memory' / '# GPU blocks',"
-    " SGLang 'KV Cache is allocated', TensorRT-LLM '[TensorRT-LLM] ... paged kv cache',"
+    " SGLang 'KV Cache is allocated', TensorRT-LLM '[TensorRT-LLM] ... paged kv cache'"
+    " / 'Allocate N bytes for k/v cache',"
     " llama.cpp 'llama_kv_cache' / 'KV self size'"
 )
 

@@ -26,7 +26,14 @@ class Logged:
 # Memory figures each worker (TP rank) prints for itself: the engine sizes one pool for all of
 # them from the smallest (vLLM's determine_num_available_blocks / determine_available_memory
 # take the minimum over workers; TensorRT-LLM's ranks agree on the smallest).
-LEAST_OF_WORKERS = ("kv_cache_memory_gib", "available_gib")
+LEAST_OF_WORKERS = (
+    "kv_cache_memory_gib",
+    "available_gib",
+    # SGLang reads free memory as the least over ranks (get_available_gpu_memory)
+    "load_begin_avail_gib",
+    "load_end_avail_gib",
+    "profiled_avail_gib",
+)
 # The terms of vLLM's budget as its memory profile prints them (inputs, never predicted).
 BUDGET_TERMS = (
     "total_gpu_memory_gib",
@@ -36,8 +43,10 @@ BUDGET_TERMS = (
     "activation_gib",
     "peak_torch_gib",
 )
+# SGLang's total the pool is sized against (the memory free at start-up, least over ranks)
+SGLANG_TERMS = ("profiled_total_gib",)
 # Figures a start-up prints before it sizes its pool: each worker may print its own.
-INPUT_FIGURES = LEAST_OF_WORKERS + BUDGET_TERMS
+INPUT_FIGURES = LEAST_OF_WORKERS + BUDGET_TERMS + SGLANG_TERMS
 
 
 @dataclass(kw_only=True)

@@ -9,6 +9,12 @@ kvCacheManager.cpp and trtGptModelInflightBatching.cpp).
         (5248).
     [TensorRT-LLM][INFO] Max KV cache blocks per sequence: 65 [window size=2051], tokens per
         block=32, primary blocks=116617, secondary blocks=0
+
+0.5-0.8 (cpp/tensorrt_llm/runtime/gptSession.cpp createKvCacheManager, kvCacheManager.cpp):
+
+    [TensorRT-LLM][INFO] Allocate 69524783104 bytes for k/v cache.
+    [TensorRT-LLM][INFO] Using 132608 tokens in paged KV cache.
+    [TensorRT-LLM][INFO] Using 219776 total tokens in paged KV cache, and 8 blocks per sequence
 """
 
 import re
@@ -37,6 +43,15 @@ FIGURES = (
         re.compile(r"for max tokens in paged KV cache \((\d+)\)"),
         "tokens",
     ),
+    # 0.5-0.8: the pool's bytes, and the tokens it was sized for
+    FigureRule(
+        "allocated_bytes", re.compile(r"Allocate (\d+) bytes for k/v cache"), "bytes"
+    ),
+    FigureRule(
+        "kv_cache_tokens",
+        re.compile(r"Using (\d+) (?:total )?tokens in paged KV cache"),
+        "tokens",
+    ),
 )
 
 SETTINGS = (
@@ -45,7 +60,10 @@ SETTINGS = (
     SettingRule("max_model_len", re.compile(r"maxSequenceLen: (\d+)"), to_int),
     SettingRule("max_model_len", re.compile(r"\[window size=(\d+)\]"), to_int),
     SettingRule("version", re.compile(r"Engine version ([\w.]+) found")),
-    SettingRule("version", re.compile(r"TensorRT-LLM version: ([\w.]+)")),
+    SettingRule(
+        "version",
+        re.compile(r"TensorRT-LLM version: (\d+(?:\.\d+)+(?:\.?(?:post|rc|dev)\d*)*)"),
+    ),
     SettingRule("tp", re.compile(r"--tp_size (\d+)"), to_int),
 )
 
@@ -58,6 +76,8 @@ FIGURE_MARKS = (
     "Memory usage when calculating max tokens",
     "KV cache primary pool:",
     "for max tokens in paged KV cache",
+    "bytes for k/v cache",
+    "tokens in paged KV cache",
 )
 BANNERS = ("TensorRT-LLM version:",)
 
@@ -69,6 +89,7 @@ def recognises(text: str) -> bool:
         "paged kv cache" in lowered
         or "primary pool" in lowered
         or "primary blocks" in lowered
+        or "bytes for k/v cache" in lowered
     )
 
 
