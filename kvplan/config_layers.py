@@ -93,6 +93,8 @@ _DERIVING_KEYS = (
     "global_attn_every_n_layers",
     "block_types",
     "full_attn_idxs",
+    "layer_switch",
+    "order_of_interleaved_layers",
 )
 
 
@@ -163,6 +165,12 @@ def _unplaced_window(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
     window = reader.get("sliding_window", default=None)
     if not window:
         return ["full"] * n_layers, ""
+    if "use_sliding_window" in reader.data and not reader.flag("use_sliding_window"):
+        reader.present("max_window_layers")  # places windows only when they are on
+        return ["full"] * n_layers, (
+            f"use_sliding_window false: sliding_window {window} is switched off, every "
+            "layer full"
+        )
     known = (
         f"model type {reader.model_type!r}"
         if reader.model_type

@@ -178,9 +178,11 @@ def _mlp_width(reader, kind, hidden, moe, n_layers) -> int:
         )
         return width or 4 * hidden
     if moe is not None and all(moe.is_moe_layer(i) for i in range(n_layers)):
-        if not reader.present("moe_intermediate_size"):
+        if not reader.present("moe_intermediate_size", "expert_intermediate_size"):
             return 0  # intermediate_size is the experts' width (Mixtral, gpt-oss)
-        return reader.integer("intermediate_size", default=0) or 0
+        if not reader.present("intermediate_size"):
+            return 0  # Qwen3.5-MoE gives no dense width: no layer has one
+        return reader.integer("intermediate_size")  # kept, though no layer uses it
     return reader.integer("intermediate_size")
 
 

@@ -70,6 +70,12 @@ def test_mixtral_intermediate_size_is_the_experts_width():
 # count, or a trimmed copy. Every other config there must give one.
 NO_WEIGHTS = {
     "Bamba-9B.json": "bamba: Mamba-2 + attention hybrid not counted",
+    "Command-A-03-2025-legacy-keys.json": "cohere2: parallel block not counted",
+    "DeepSeek-V4-Flash.json": "deepseek_v4: compressors, hyper-connections not counted",
+    "GLM-5.json": "glm_moe_dsa: not counted",
+    "MiMo-7B-Base.json": "mimo: remote-code type not counted",
+    "Step-3.7-Flash.json": "step3p7: not counted",
+    "gemma-4-26B-A4B.json": "gemma4_text: MoE beside a dense MLP, K=V layers not counted",
     "DBRX-Instruct.json": "dbrx: fused Wqkv, its own MoE layout not counted",
     "Falcon-new-decoder-no-kv.json": "hand-written trim without vocab_size",
     "GPTBigCode-multi-query-false.json": "hand-written trim without vocab_size",
