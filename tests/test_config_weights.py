@@ -111,3 +111,25 @@ def test_the_refused_configs_are_still_refused(name):
 
     with pytest.raises(SpecError):
         load_config(MORE / name)
+
+
+def test_qwen36_moe_without_a_dense_width_counts_its_experts():
+    # Qwen3.6-35B-A3B gives moe_intermediate_size 512 and no intermediate_size: every layer
+    # is MoE (256 experts + one gated shared expert), 30 gated-delta layers, 10 attention.
+    hidden, vocab = 2048, 248320
+    attention = hidden * (2 * 16 * 256 + 2 * 2 * 256) + 16 * 256 * hidden + 2 * 256
+    delta = (
+        (2 * 2048 + 2 * 4096) * hidden  # in_proj q, k, v, z (16 x 128 keys, 32 x 128 values)
+        + 2 * 32 * hidden  # in_proj b, a
+        + (2 * 2048 + 4096) * 4 + 2 * 32 + 128  # conv1d, dt_bias and A_log, gated norm
+        + 4096 * hidden  # out_proj
+    )  # fmt: skip
+    moe = 256 * hidden + 257 * 3 * hidden * 512 + hidden  # router, experts, shared gate
+    total = (
+        10 * (attention + moe + 2 * hidden)
+        + 30 * (delta + moe + 2 * hidden)
+        + 2 * vocab * hidden
+        + hidden
+    )
+    assert total == 34_660_610_688
+    assert param_count(load_config(MORE / "Qwen3.6-35B-A3B.json")).total == total
