@@ -10,6 +10,7 @@ places is refused: kvplan does not guess which layers slide. Each choice is reco
 spec's readings.
 """
 
+from kvplan.config_blocks import block_kinds, has_blocks
 from kvplan.config_layout import check_list, default_kinds, every, ordinal
 from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
@@ -108,6 +109,8 @@ def _superseded(reader: ConfigReader, source: str) -> None:
 
 def _pattern_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
     """The per-layer kind words and a sentence saying where they came from."""
+    if has_blocks(reader):
+        return block_kinds(reader, n_layers)
     listed = _listed_kinds(reader, n_layers)
     if listed is not None:
         _superseded(reader, listed[1])

@@ -310,8 +310,11 @@ def _positions(reader: ConfigReader) -> int | None:
 
 
 def _headline(value: int | list) -> int:
-    """One number for display where a config gives per-layer values: the first layer's."""
-    return value[0] if isinstance(value, list) else value
+    """One number for display where a config gives per-layer values: the first attention
+    layer's (a layer without attention lists 0)."""
+    if not isinstance(value, list):
+        return value
+    return next((v for v in value if v), value[0])
 
 
 def config_path(path: Path) -> Path:

@@ -81,6 +81,7 @@ NO_WEIGHTS = {
     "GPTBigCode-multi-query-false.json": "hand-written trim without vocab_size",
     "Kimi-Linear-48B-A3B.json": "kimi_linear: delta attention not counted",
     "LFM2-1.2B.json": "lfm2: short convolutions not counted",
+    "Llama-3.3-Nemotron-Super-49B-v1.json": "nemotron-nas: per-layer MLP widths not counted",
     "Llama-4-Scout-17B-16E-published.json": "the published text_config omits vocab_size",
     "Mamba-2.8b-hf.json": "mamba: not counted",
     "MiniMax-M1-hf-attn_type_list.json": "minimax: lightning attention not counted",
