@@ -194,7 +194,7 @@ def split_numbers(items, *, field: str, parse) -> list[int]:
     """Comma-separated numbers parsed one by one; a failure says how commas were read."""
     values = []
     for item in [items] if isinstance(items, str) else list(items):
-        parts = split_list(str(item))
+        parts = split_list(str(item), field=field)
         for part in parts:
             try:
                 values.append(parse(part, field=field))
@@ -207,6 +207,8 @@ def split_numbers(items, *, field: str, parse) -> list[int]:
                     f"{read}: write numbers without thousands separators",
                     field=field,
                 ) from None
+    if not values:
+        raise UnitError("at least one value is needed", field=field)
     return values
 
 
@@ -228,11 +230,26 @@ def parse_fraction(text: object, *, field: str) -> Fraction:
     return value
 
 
-def split_list(text: str | tuple | list) -> list[str]:
-    """Split option values given as `4k,32k` or repeated options into one flat list."""
+def split_list(text: str | tuple | list, *, field: str = "list") -> list[str]:
+    """Split option values given as `4k,32k` or repeated options into one flat list.
+
+    An option given as "" adds nothing (an unset default), but an empty value between commas
+    (`4k,,8k`, `4096,`) is refused, naming the field: a doubled comma is a typo, not a value.
+    """
     items = [text] if isinstance(text, str) else list(text)
-    parts = [part.strip() for item in items for part in str(item).split(",")]
-    return [part for part in parts if part]
+    values = []
+    for item in items:
+        if not str(item).strip():
+            continue
+        parts = [part.strip() for part in str(item).split(",")]
+        if not all(parts):
+            raise UnitError(
+                f"{item!r} has an empty value; commas separate values, with a value on "
+                "each side: 4k,32k",
+                field=field,
+            )
+        values.extend(parts)
+    return values
 
 
 def _hundredths(n_bytes: int, size: int) -> str:

@@ -149,3 +149,13 @@ def test_bytes_with_an_explicit_b_are_bytes():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert ",17179869184," in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [("-c", "4k,,8k", "context"), ("-c", "4096,", "context"), ("--tp", "2,", "tp"),
+     ("--gpu", "h100,,h200", "gpu"), ("-b", "", "batch")],
+)  # fmt: skip
+def test_an_empty_list_value_is_one_line_naming_the_option(option, value, field):
+    result = kvplan("capacity", "llama-3.1-8b", "--gpu", "h100", option, value)
+    assert one_error_line(result).startswith(f"kvplan: error: {field}: ")

@@ -133,6 +133,20 @@ def test_split_list_flattens_commas_and_repeats():
     assert split_list("bf16, fp8") == ["bf16", "fp8"]
 
 
+@pytest.mark.parametrize("text", ["4k,,8k", "4096,", ",4k", "4k, ,8k"])
+def test_an_empty_value_between_commas_is_refused_naming_the_field(text):
+    with pytest.raises(UnitError, match=f"context: '{text}' has an empty value"):
+        split_numbers(text, field="context", parse=parse_tokens)
+    with pytest.raises(UnitError, match="dtype: .* has an empty value"):
+        split_list(text.replace("4", "bf"), field="dtype")
+
+
+def test_an_option_left_empty_adds_no_value_but_numbers_need_one():
+    assert split_list(("", "fp8"), field="dtype") == ["fp8"]  # --gpu "" is "no GPU"
+    with pytest.raises(UnitError, match="context: at least one value is needed"):
+        split_numbers("", field="context", parse=parse_tokens)
+
+
 def test_formatting_names_the_unit():
     assert format_gib(16 * 2**30) == "16.00 GiB"
     assert format_bytes(36 * 1024) == "36.00 KiB"
