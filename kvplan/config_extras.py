@@ -33,6 +33,23 @@ def read_mtp(reader: ConfigReader) -> None:
     )
 
 
+def without_mtp_entries(reader: ConfigReader, key: str, values, n_layers: int):
+    """A per-layer list without the entries some configs append for their MTP layers.
+
+    Step-3.x's configs list num_hidden_layers + num_nextn_predict_layers layer types;
+    transformers' Step3p7Config splits the trailing ones off as the MTP layers' own.
+    """
+    extra = reader.data.get("num_nextn_predict_layers")
+    padded = isinstance(extra, int) and not isinstance(extra, bool) and extra > 0
+    if not (padded and isinstance(values, list) and len(values) == n_layers + extra):
+        return values
+    reader.readings.append(
+        f"{key} lists {len(values)} layers for {n_layers}: the last {extra} are the "
+        "multi-token-prediction layers' (num_nextn_predict_layers), not read"
+    )
+    return values[:n_layers]
+
+
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 24 else text[:21] + "..."

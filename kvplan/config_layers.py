@@ -11,6 +11,7 @@ spec's readings.
 """
 
 from kvplan.config_blocks import block_kinds, has_blocks
+from kvplan.config_extras import without_mtp_entries
 from kvplan.config_layout import check_list, default_kinds, every, ordinal
 from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
@@ -46,6 +47,7 @@ _TYPE_WORDS = {
 
 
 def _words(reader: ConfigReader, key: str, values, n_layers: int) -> list[str]:
+    values = without_mtp_entries(reader, key, values, n_layers)
     check_list(reader, key, values, n_layers)
     kinds = []
     for value in values:

@@ -174,3 +174,17 @@ def test_generation_rotary_and_routing_keys_do_not_refuse(key):
     data = config("MiniMax-M2.5.json")
     data[key] = 3
     assert cache_bytes(spec_from_config(data, name="x")) == 62 * 2 * 8 * 128 * 2 * K32
+
+
+def test_layer_types_padded_with_the_mtp_layers_read_the_model_layers():
+    # Step-3.x configs may list 45 + 3 layer types: the 3 trailing ones are MTP layers
+    data = config("Step-3.7-Flash.json")
+    data["layer_types"] += ["full_attention"] * data["num_nextn_predict_layers"]
+    assert len(data["layer_types"]) == 48
+    spec = spec_from_config(data, name="x")
+    assert cache_bytes(spec) == 12 * 2 * 8 * 128 * 2 * K32 + 33 * 2 * 8 * 128 * 2 * 512
+    data["layer_types"].append("full_attention")  # 49: no longer the MTP padding
+    with pytest.raises(
+        SpecError, match="layer_types lists 49 layers but the model has 45"
+    ):
+        spec_from_config(data, name="x")
