@@ -134,3 +134,30 @@ def test_qwen36_moe_without_a_dense_width_counts_its_experts():
     )
     assert total == 34_660_610_688
     assert param_count(load_config(MORE / "Qwen3.6-35B-A3B.json")).total == total
+
+
+def _specs_from_test_configs():
+    """Shipped specs whose weights: note names the tests/data config they were read from."""
+    import re
+
+    from kvplan.catalog import shipped_files
+
+    pairs = []
+    for name in shipped_files():
+        for text in load_spec(name).notes:
+            found = re.search(r"tests/data/((?:more_)?configs/\S+?\.json)", text)
+            if found:
+                pairs.append((name, found.group(1)))
+    return pairs
+
+
+@pytest.mark.parametrize(("name", "path"), _specs_from_test_configs())
+def test_a_config_gives_the_weights_and_layers_of_the_spec_read_from_it(name, path):
+    spec, from_config = load_spec(name), load_config(DATA / path)
+    assert from_config.weights == spec.weights
+    assert from_config.layers == spec.layers
+
+
+def test_the_specs_read_from_test_configs_include_the_moe_ones():
+    names = {name for name, _ in _specs_from_test_configs()}
+    assert {"deepseek-v3", "qwen3-235b-a22b", "mixtral-8x7b"} <= names
