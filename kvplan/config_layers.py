@@ -169,6 +169,7 @@ def _unplaced_window(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
     """Every layer full; a window that no rule places is refused, never guessed."""
     window = reader.get("sliding_window", default=None)
     if not window:
+        reader.present("max_window_layers")  # places a window; there is none
         return ["full"] * n_layers, ""
     if "use_sliding_window" in reader.data and not reader.flag("use_sliding_window"):
         reader.present("max_window_layers")  # places windows only when they are on

@@ -67,17 +67,24 @@ _NOT_CACHE = {
     "parallel_attn",  # Falcon: attention beside the MLP, not a cache layout
     "num_dense_layers",  # MoE models' dense MLP layers
     "o_groups",  # DeepSeek-V4's grouped output projection
+    "clip_qkv",  # OLMo's clamp on q, k and v values
+    "deterministic_flash_attn",
+    "use_mambapy",  # a slower Mamba kernel
+    "reorder_and_upcast_attn",  # GPT-2's fp32 attention scores
+    "scale_attn_by_inverse_layer_idx",
 }
 # Suffixes and prefixes of keys that never shape the cache: dropouts, biases, activations,
-# initialisation, norms, scales, MoE routing and experts, rotary embedding settings.
+# initialisation, norms, scales, MoE routing and experts, rotary embedding settings, the
+# attention implementation (eager, sdpa, flash), special tokens' ids, loss and freezing.
 _NOT_CACHE_FORM = re.compile(
     r"(dropout|_drop_rate|_pdrop|bias|_act|activation|_eps|epsilon|_init\w*|_std|_range"
     r"|multiplier|multipliers|_alpha|_beta|_factor|softcap\w*|_logit_cap|_theta|_in_fp32"
-    r"|_scaling|_scale|_scalar|_norm|layernorm\w*|_proj|_weights|rotary\w*)$"
+    r"|_scaling|_scale|_scalar|_norm|layernorm\w*|_proj|_weights|rotary\w*"
+    r"|_implementation|ignore_index|_token_index|_token_offset|_token_ids?)$"
     r"|^(partial_rotary|moe_|router_|expert|num_experts|n_routed|n_shared"
     r"|shared_expert|shared_intermediate|shared_moe|num_shared|layernorm_|output_|initializer"
     r"|rotary_|hc_|blocksparse_"  # Phi-3-small's block-sparse layers still cache every token
-    r"|use_kernel|use_flash|is_|tie_|add_|return_)"
+    r"|use_kernel|use_flash|is_|tie_|add_|return_|freeze_|has_)"
 )
 
 

@@ -168,7 +168,8 @@ def test_keys_that_may_shape_the_cache_still_refuse(key, value):
 @pytest.mark.parametrize(
     "key",
     ["num_beam_groups", "indexer_rope_interleave", "share_expert_dim", "num_hash_layers",
-     "use_grouped_topk", "mrope_section", "moe_router_scaling_factor"],
+     "use_grouped_topk", "mrope_section", "moe_router_scaling_factor", "attn_implementation",
+     "image_token_index", "clip_qkv", "freeze_text_layers", "loss_ignore_index"],
 )  # fmt: skip
 def test_generation_rotary_and_routing_keys_do_not_refuse(key):
     data = config("MiniMax-M2.5.json")
@@ -188,3 +189,10 @@ def test_layer_types_padded_with_the_mtp_layers_read_the_model_layers():
         SpecError, match="layer_types lists 49 layers but the model has 45"
     ):
         spec_from_config(data, name="x")
+
+
+def test_max_window_layers_beside_a_null_window_is_read_and_unused():
+    data = config("MiMo-7B-Base.json")
+    data.pop("use_sliding_window")
+    data["sliding_window"] = None  # no window: max_window_layers places nothing
+    assert cache_bytes(spec_from_config(data, name="x")) == 36 * 2 * 8 * 128 * 2 * K32
