@@ -4,7 +4,8 @@ Multi-token-prediction (MTP) layers are draft layers for speculative decoding: t
 never runs them, so kvplan sizes the decoder without them and says so. Gemma's
 `use_bidirectional_attention: "vision"` lets image tokens attend both ways inside an image
 while text stays causal: the cache is the same. Bidirectional attention over every token is an
-encoder (EmbeddingGemma), which keeps no growing cache: refused by name.
+encoder (EmbeddingGemma), which keeps no growing cache: refused by name. So is Mllama's
+cross-attention to image tokens, whose cache depends on each request's images.
 """
 
 import re
@@ -74,4 +75,19 @@ def read_bidirectional(reader: ConfigReader) -> None:
         "ways (an encoder such as EmbeddingGemma, whose window the code also halves), so "
         "nothing is decoded from a growing cache; kvplan sizes causal decoders only",
         field="use_bidirectional_attention",
+    )
+
+
+def refuse_cross_attention(reader: ConfigReader, n_layers: int) -> None:
+    """Mllama's cross-attention layers cache image tokens, which kvplan does not model."""
+    cross = reader.get("cross_attention_layers", default=None)
+    if not cross:
+        return
+    count = len(cross) if isinstance(cross, list) else cross
+    raise SpecError(
+        f"{reader.where}: cross_attention_layers: {count} of {n_layers} layers attend to "
+        "image tokens, whose cache depends on the images per request (tiles x patches), "
+        "which kvplan does not model; for the text cache alone write a spec YAML of the "
+        "self-attention layers (docs/specs.md)",
+        field="cross_attention_layers",
     )

@@ -11,7 +11,7 @@ spec's readings.
 """
 
 from kvplan.config_blocks import block_kinds, has_blocks
-from kvplan.config_extras import without_mtp_entries
+from kvplan.config_extras import refuse_cross_attention, without_mtp_entries
 from kvplan.config_layout import check_list, default_kinds, every, ordinal
 from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
@@ -336,28 +336,13 @@ def _check_indexers(reader: ConfigReader) -> None:
         )
 
 
-def _refuse_cross_attention(reader: ConfigReader, n_layers: int) -> None:
-    """Mllama's cross-attention layers cache image tokens, which kvplan does not model."""
-    cross = reader.get("cross_attention_layers", default=None)
-    if not cross:
-        return
-    count = len(cross) if isinstance(cross, list) else cross
-    raise SpecError(
-        f"{reader.where}: cross_attention_layers: {count} of {n_layers} layers attend to "
-        "image tokens, whose cache depends on the images per request (tiles x patches), "
-        "which kvplan does not model; for the text cache alone write a spec YAML of the "
-        "self-attention layers (docs/specs.md)",
-        field="cross_attention_layers",
-    )
-
-
 def read_layers(reader: ConfigReader, *, n_layers, n_heads, n_kv_heads, head_dim):
     """Every layer's kind and geometry, in order."""
     from kvplan.config_compressed import compressed_layers, is_compressed
 
     _per_layer_values(reader, "num_key_value_heads", n_kv_heads, n_layers)
     _per_layer_values(reader, "head_dim", head_dim, n_layers)
-    _refuse_cross_attention(reader, n_layers)
+    refuse_cross_attention(reader, n_layers)
     if is_compressed(reader):
         return compressed_layers(
             reader, n_layers=n_layers, n_kv_heads=n_kv_heads, head_dim=head_dim
