@@ -634,6 +634,7 @@ TYPE_DEFAULTS: dict[str, dict[str, object]] = {
     "baichuan": {**_LLAMA_LIKE},
     "chatglm": {"multi_query_attention": False, "kv_channels": DERIVED},
     "internlm2": {**_LLAMA_LIKE},
+    "nemotron-nas": {**_LLAMA_LIKE},  # DeciLMConfig extends LlamaConfig
 }
 
 TYPE_DEFAULTS["ministral"] = TYPE_DEFAULTS[

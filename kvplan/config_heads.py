@@ -6,9 +6,10 @@ and GPTBigCode's `multi_query` (true = one KV head, false = MHA), DBRX and MPT's
 `attn_config` (`kv_n_heads`; MPT's `attn_type`), and the plain `num_key_value_heads` family.
 """
 
+from kvplan.config_blocks import block_kv_heads, has_blocks
 from kvplan.config_defaults import DERIVED, SAME_AS_HEADS
 from kvplan.config_reader import ConfigReader
-from kvplan.configs import HEAD_DIM, HEADS, KV_HEADS
+from kvplan.configs import HEAD_DIM, HEADS, KV_HEADS, LAYERS
 from kvplan.errors import SpecError
 
 
@@ -87,6 +88,8 @@ def _positive(reader: ConfigReader, key: str, value) -> int:
 def read_heads(reader: ConfigReader) -> tuple[int, int | list]:
     """Query heads and KV heads (a list where the config gives one per layer)."""
     n_heads = reader.integer(*HEADS)
+    if has_blocks(reader):  # DeciLM / Nemotron NAS: KV heads per layer in block_configs
+        return n_heads, block_kv_heads(reader, n_heads, reader.integer(*LAYERS))
     if reader.model_type in ("dbrx", "mpt"):
         return _attn_config(reader, n_heads)
     if (

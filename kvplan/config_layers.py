@@ -10,6 +10,8 @@ places is refused: kvplan does not guess which layers slide. Each choice is reco
 spec's readings.
 """
 
+from kvplan.config_blocks import block_kinds, has_blocks
+from kvplan.config_extras import refuse_cross_attention, without_mtp_entries
 from kvplan.config_layout import check_list, default_kinds, every, ordinal
 from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
@@ -45,6 +47,7 @@ _TYPE_WORDS = {
 
 
 def _words(reader: ConfigReader, key: str, values, n_layers: int) -> list[str]:
+    values = without_mtp_entries(reader, key, values, n_layers)
     check_list(reader, key, values, n_layers)
     kinds = []
     for value in values:
@@ -93,6 +96,8 @@ _DERIVING_KEYS = (
     "global_attn_every_n_layers",
     "block_types",
     "full_attn_idxs",
+    "layer_switch",
+    "order_of_interleaved_layers",
 )
 
 
@@ -106,6 +111,8 @@ def _superseded(reader: ConfigReader, source: str) -> None:
 
 def _pattern_kinds(reader: ConfigReader, n_layers: int) -> tuple[list[str], str]:
     """The per-layer kind words and a sentence saying where they came from."""
+    if has_blocks(reader):
+        return block_kinds(reader, n_layers)
     listed = _listed_kinds(reader, n_layers)
     if listed is not None:
         _superseded(reader, listed[1])
@@ -162,7 +169,14 @@ def _unplaced_window(reader: ConfigReader, n_layers: int) -> tuple[list[str], st
     """Every layer full; a window that no rule places is refused, never guessed."""
     window = reader.get("sliding_window", default=None)
     if not window:
+        reader.present("max_window_layers")  # places a window; there is none
         return ["full"] * n_layers, ""
+    if "use_sliding_window" in reader.data and not reader.flag("use_sliding_window"):
+        reader.present("max_window_layers")  # places windows only when they are on
+        return ["full"] * n_layers, (
+            f"use_sliding_window false: sliding_window {window} is switched off, every "
+            "layer full"
+        )
     known = (
         f"model type {reader.model_type!r}"
         if reader.model_type
@@ -322,28 +336,13 @@ def _check_indexers(reader: ConfigReader) -> None:
         )
 
 
-def _refuse_cross_attention(reader: ConfigReader, n_layers: int) -> None:
-    """Mllama's cross-attention layers cache image tokens, which kvplan does not model."""
-    cross = reader.get("cross_attention_layers", default=None)
-    if not cross:
-        return
-    count = len(cross) if isinstance(cross, list) else cross
-    raise SpecError(
-        f"{reader.where}: cross_attention_layers: {count} of {n_layers} layers attend to "
-        "image tokens, whose cache depends on the images per request (tiles x patches), "
-        "which kvplan does not model; for the text cache alone write a spec YAML of the "
-        "self-attention layers (docs/specs.md)",
-        field="cross_attention_layers",
-    )
-
-
 def read_layers(reader: ConfigReader, *, n_layers, n_heads, n_kv_heads, head_dim):
     """Every layer's kind and geometry, in order."""
     from kvplan.config_compressed import compressed_layers, is_compressed
 
     _per_layer_values(reader, "num_key_value_heads", n_kv_heads, n_layers)
     _per_layer_values(reader, "head_dim", head_dim, n_layers)
-    _refuse_cross_attention(reader, n_layers)
+    refuse_cross_attention(reader, n_layers)
     if is_compressed(reader):
         return compressed_layers(
             reader, n_layers=n_layers, n_kv_heads=n_kv_heads, head_dim=head_dim

@@ -7,6 +7,7 @@ the same rule for each type in RULES (read from transformers 5.25's classes, nam
 rule, or the model's remote code); tests/test_config_layout.py checks every rule against the
 class. A type whose class derives a layout kvplan has no rule for (DERIVED_LAYOUT_TYPES) is
 refused unless the config lists its layers: kvplan never reads it as "every layer the same".
+The hybrid and recurrent types' rules live in config_layout_hybrid.py.
 
 Kind words: full, sliding, chunked, state (a recurrent state: Mamba, linear attention, a short
 convolution), hybrid (attention and a Mamba mixer side by side), mlp (no cache).
@@ -14,10 +15,29 @@ convolution), hybrid (attention and a Mamba mixer side by side), mlp (no cache).
 
 from collections.abc import Callable
 
+from kvplan.config_layout_hybrid import (
+    Kinds,
+    all_state,
+    bamba,
+    check_list,
+    kimi_linear,
+    lfm2,
+    minimax,
+    minimax_m2,
+    nemotron_h,
+    recurrent_gemma,
+)
 from kvplan.config_reader import ConfigReader
 from kvplan.errors import SpecError
 
-Kinds = tuple[list[str], str]
+__all__ = [
+    "RULES",
+    "check_list",
+    "default_kinds",
+    "every",
+    "ordinal",
+    "refuse_recurrent",
+]
 
 
 def every(n: int, interval: int, *, hit: str, miss: str) -> list[str]:
@@ -170,149 +190,23 @@ def _smollm3(reader: ConfigReader, n: int) -> Kinds:
     return kinds, "use_sliding_window: the NoPE layers (no_rope_layers 0) sliding"
 
 
-def _minimax(reader: ConfigReader, n: int) -> Kinds:
-    # MiniMax's checkpoints list attn_type_list (1 = softmax attention, 0 = lightning
-    # linear attention); without it transformers' MiniMaxConfig alternates, full first
-    if reader.present("attn_type_list"):
-        flags = reader.data["attn_type_list"]
-        check_list(reader, "attn_type_list", flags, n)
-        if any(flag not in (0, 1) for flag in flags):
-            raise SpecError(
-                f"{reader.where}: attn_type_list holds 0 (linear) or 1 (full), got "
-                f"{sorted({f for f in flags if f not in (0, 1)}, key=str)[0]!r}",
-                field="attn_type_list",
-            )
-        kinds = ["full" if flag == 1 else "state" for flag in flags]
-        return (
-            kinds,
-            "attn_type_list (1 = full attention, 0 = lightning linear attention)",
-        )
-    if reader.model_type != "minimax":
-        raise _needs(reader, "attn_type_list")
-    kinds = ["full" if (i + 1) % 2 else "state" for i in range(n)]
-    return (
-        kinds,
-        "minimax alternates full (even layers) and linear attention (odd layers)",
-    )
-
-
-def _bamba(reader: ConfigReader, n: int) -> Kinds:
-    # BambaConfig: full attention on attn_layer_indices, Mamba-2 elsewhere
-    indices = reader.get("attn_layer_indices", default=None) or []
-    _check_indices(reader, "attn_layer_indices", indices, n, base=0)
-    kinds = ["full" if i in indices else "state" for i in range(n)]
-    return kinds, f"attention on attn_layer_indices {indices}, Mamba-2 elsewhere"
-
-
-def _all_state(reader: ConfigReader, n: int) -> Kinds:
-    return ["state"] * n, f"{reader.model_type}: every layer a recurrent state"
-
-
-def _nemotron_h(reader: ConfigReader, n: int) -> Kinds:
-    # NemotronHConfig's default is the 4-layer list (Mamba, MoE, attention, MLP)
-    if n != 4:
+def _cohere2(reader: ConfigReader, n: int) -> Kinds:
+    # Cohere2Config: sliding unless (i + 1) % sliding_window_pattern == 0. The first release's
+    # configs also carry its older spelling: layer_switch (the period, which must agree) and
+    # order_of_interleaved_layers "local_attn_first" (sliding layers first in each period,
+    # the one order transformers and vLLM implement).
+    order = reader.get("order_of_interleaved_layers", default="local_attn_first")
+    if order != "local_attn_first":
         raise SpecError(
-            f"{reader.where}: missing hybrid_override_pattern / layers_block_type; "
-            f"nemotron_h's own default lists 4 layers (M E * -), not {n}",
-            field="hybrid_override_pattern",
+            f"{reader.where}: order_of_interleaved_layers {order!r}: kvplan knows only "
+            "'local_attn_first' (sliding layers first, as transformers' Cohere2 code runs "
+            "them); add layer_types, or write a spec YAML (docs/specs.md)",
+            field="order_of_interleaved_layers",
         )
-    return ["state", "mlp", "full", "mlp"], "nemotron_h default layers (M E * -)"
-
-
-def _kimi_linear(reader: ConfigReader, n: int) -> Kinds:
-    # KimiLinearConfig: linear_attn_config lists full_attn_layers and kda_layers, 1-indexed;
-    # without them layer i is full when i > 0 and i % 4 == 0
-    config = reader.get("linear_attn_config", default=None) or {}
-    if "full_attn_layers" in config and "kda_layers" in config:
-        full, kda = config["full_attn_layers"], config["kda_layers"]
-        _check_indices(reader, "linear_attn_config.full_attn_layers", full, n, base=1)
-        _check_indices(reader, "linear_attn_config.kda_layers", kda, n, base=1)
-        kinds = ["full" if i + 1 in full else "state" for i in range(n)]
-        if sorted([*full, *kda]) != list(range(1, n + 1)):
-            raise SpecError(
-                f"{reader.where}: linear_attn_config's full_attn_layers and kda_layers "
-                f"must together list layers 1 to {n} once each",
-                field="linear_attn_config",
-            )
-        return (
-            kinds,
-            "linear_attn_config: full_attn_layers MLA, kda_layers linear (1-indexed)",
-        )
-    kinds = ["full" if i and i % 4 == 0 else "state" for i in range(n)]
-    return kinds, "kimi_linear: layers 4, 8, ... full attention, the others linear"
-
-
-def _recurrent_gemma(reader: ConfigReader, n: int) -> Kinds:
-    # RecurrentGemmaConfig: block_types repeated to the depth; attention blocks are local
-    blocks = reader.get("block_types")
-    if not isinstance(blocks, list) or not blocks:
-        raise SpecError(
-            f"{reader.where}: block_types must be a non-empty list", field="block_types"
-        )
-    words = {"recurrent": "state", "attention": "sliding"}
-    unknown = [b for b in blocks if b not in words]
-    if unknown:
-        raise SpecError(
-            f"{reader.where}: block_types has {unknown[0]!r}; expected recurrent or attention",
-            field="block_types",
-        )
-    kinds = [words[blocks[i % len(blocks)]] for i in range(n)]
-    return kinds, f"block_types {blocks} repeated; attention blocks are local (sliding)"
-
-
-def _lfm2(reader: ConfigReader, n: int) -> Kinds:
-    # Lfm2Config: full attention on full_attn_idxs (default: every layer), short conv elsewhere
-    indices = reader.get("full_attn_idxs", default=None)
-    reader.present("conv_L_cache")  # read: it sizes the conv layers, if any
-    if indices is None:
-        return [
-            "full"
-        ] * n, "no full_attn_idxs: every layer full attention (lfm2 default)"
-    _check_indices(reader, "full_attn_idxs", indices, n, base=0)
-    kinds = ["full" if i in indices else "state" for i in range(n)]
-    return kinds, "full attention on full_attn_idxs, short convolutions elsewhere"
-
-
-def check_list(reader: ConfigReader, key: str, values, n: int) -> None:
-    """A per-layer list: a list, one entry per layer (else an error naming the key)."""
-    if not isinstance(values, list):
-        raise SpecError(
-            f"{reader.where}: {key} must be a list with one entry per layer, got "
-            f"{type(values).__name__} {values!r}",
-            field=key,
-        )
-    if len(values) != n:
-        raise SpecError(
-            f"{reader.where}: {key} lists {len(values)} layers but the model has {n}",
-            field=key,
-        )
-
-
-def _check_indices(
-    reader: ConfigReader, key: str, values, n: int, *, base: int
-) -> None:
-    """A list of distinct layer indices, each in [base, n - 1 + base]."""
-    ok = isinstance(values, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in values
-    )
-    if not ok:
-        raise SpecError(
-            f"{reader.where}: {key} must be a list of layer indices, got {values!r}",
-            field=key,
-        )
-    bad = [v for v in values if not base <= v < n + base]
-    if bad or len(set(values)) != len(values):
-        what = f"index {bad[0]} outside {base}..{n - 1 + base}" if bad else "repeats"
-        raise SpecError(
-            f"{reader.where}: {key} {what} (the model has {n} layers)", field=key
-        )
-
-
-def _needs(reader: ConfigReader, key: str) -> SpecError:
-    return SpecError(
-        f"{reader.where}: missing {key}: model type {reader.model_type!r} takes its layer "
-        f"layout from it; add it, or write a spec YAML (docs/specs.md)",
-        field=key,
+    period = reader.integer("sliding_window_pattern", "layer_switch")
+    return every(n, period, hit="full", miss="sliding"), (
+        f"cohere2: every {ordinal(period)} layer full, the sliding layers first "
+        "(sliding_window_pattern)"
     )
 
 
@@ -341,18 +235,20 @@ RULES: dict[str, Callable[[ConfigReader, int], Kinds]] = {
     "dots1": _dots1,
     "llama4_text": _llama4,
     "smollm3": _smollm3,
-    "minimax": _minimax,
-    "minimax_text_01": _minimax,  # MiniMax-Text-01 / M1 remote code: attn_type_list
-    "minimax_m1": _minimax,
-    "bamba": _bamba,
-    "granitemoehybrid": _all_state,  # GraniteMoeHybridConfig: every layer Mamba-2
-    "mamba": _all_state,
-    "falcon_mamba": _all_state,
-    "mamba2": _all_state,
-    "nemotron_h": _nemotron_h,
-    "kimi_linear": _kimi_linear,
-    "recurrent_gemma": _recurrent_gemma,
-    "lfm2": _lfm2,
+    "minimax": minimax,
+    "minimax_text_01": minimax,  # MiniMax-Text-01 / M1 remote code: attn_type_list
+    "minimax_m1": minimax,
+    "minimax_m2": minimax_m2,
+    "cohere2": _cohere2,
+    "bamba": bamba,
+    "granitemoehybrid": all_state,  # GraniteMoeHybridConfig: every layer Mamba-2
+    "mamba": all_state,
+    "falcon_mamba": all_state,
+    "mamba2": all_state,
+    "nemotron_h": nemotron_h,
+    "kimi_linear": kimi_linear,
+    "recurrent_gemma": recurrent_gemma,
+    "lfm2": lfm2,
     "falcon_h1": lambda reader, n: (
         ["hybrid"] * n,
         "falcon_h1: attention and Mamba in every layer",

@@ -41,12 +41,9 @@ _NOT_CACHE = {
     "mamba_dt_limit",
     "mlp_layer_types",
     "mlp_only_layers",
-    "moe_layers",
     "n_group",
     "topk_group",
     "num_expert_group",
-    "router_dtype",
-    "moe_latent_size",
     "use_cache",
     "cache_implementation",
     "attn_temperature_tuning",
@@ -56,18 +53,13 @@ _NOT_CACHE = {
     "use_qk_norm",
     "qk_layernorm",
     "attn_output_gate",
-    "rope_interleave",
     "first_k_dense_replace",
     "block_size",  # MiniMax's lightning-attention compute block
     "time_step_limit",
     "attention_pattern",  # gpt-neox-japanese style attention masks for training
-    "num_nextn_predict_layers",  # multi-token prediction: used only for speculative decoding
-    "mtp_layers_block_type",
-    "mtp_hybrid_override_pattern",
     "activation_sparsity_pattern",
     "head_dim_scale",
     "lm_head",
-    "num_local_experts",
     "for_llm_compressor",
     "pretraining_tp",
     "attention_in_multiplier",
@@ -75,18 +67,59 @@ _NOT_CACHE = {
     "parallel_attn",  # Falcon: attention beside the MLP, not a cache layout
     "num_dense_layers",  # MoE models' dense MLP layers
     "o_groups",  # DeepSeek-V4's grouped output projection
+    "clip_qkv",  # OLMo's clamp on q, k and v values
+    "deterministic_flash_attn",
+    "use_mambapy",  # a slower Mamba kernel
+    "reorder_and_upcast_attn",  # GPT-2's fp32 attention scores
+    "scale_attn_by_inverse_layer_idx",
 }
 # Suffixes and prefixes of keys that never shape the cache: dropouts, biases, activations,
-# initialisation, norms, scales, MoE routing and experts, rotary embedding settings.
+# initialisation, norms, scales, MoE routing and experts, rotary embedding settings, the
+# attention implementation (eager, sdpa, flash), special tokens' ids, loss and freezing.
 _NOT_CACHE_FORM = re.compile(
     r"(dropout|_drop_rate|_pdrop|bias|_act|activation|_eps|epsilon|_init\w*|_std|_range"
     r"|multiplier|multipliers|_alpha|_beta|_factor|softcap\w*|_logit_cap|_theta|_in_fp32"
-    r"|_scaling|_scale|_scalar|_norm|layernorm\w*|_proj|_weights|rotary\w*)$"
-    r"|^(rope_|partial_rotary|moe_|router_|expert|num_experts|n_routed|n_shared"
+    r"|_scaling|_scale|_scalar|_norm|layernorm\w*|_proj|_weights|rotary\w*"
+    r"|_implementation|ignore_index|_token_index|_token_offset|_token_ids?)$"
+    r"|^(partial_rotary|moe_|router_|expert|num_experts|n_routed|n_shared"
     r"|shared_expert|shared_intermediate|shared_moe|num_shared|layernorm_|output_|initializer"
     r"|rotary_|hc_|blocksparse_"  # Phi-3-small's block-sparse layers still cache every token
-    r"|use_kernel|use_flash|is_|tie_|add_|return_)"
+    r"|use_kernel|use_flash|is_|tie_|add_|return_|freeze_|has_)"
 )
+
+
+# Generation, output and training settings any transformers config may carry (the old
+# PretrainedConfig attributes): none shapes the cache; num_beam_groups matched "group".
+_GENERATION = frozenset(
+    {
+        "num_beams", "num_beam_groups", "diversity_penalty", "max_length", "min_length",
+        "do_sample", "early_stopping", "temperature", "top_k", "top_p", "typical_p",
+        "repetition_penalty", "length_penalty", "no_repeat_ngram_size",
+        "encoder_no_repeat_ngram_size", "bad_words_ids", "num_return_sequences",
+        "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+        "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
+        "suppress_tokens", "begin_suppress_tokens", "output_attentions",
+        "output_hidden_states", "use_return_dict", "torchscript", "pruned_heads",
+        "tie_encoder_decoder", "cross_attention_hidden_size",
+    }
+)  # fmt: skip
+# Rotary-embedding settings (type, base, interleaving, sections) do not shape the cache; a
+# rotary key that names a dimension or layers (qk_rope_head_dim, no_rope_layers) may.
+_ROTARY = re.compile(r"rope|rotary")
+_ROTARY_SHAPING = re.compile(r"dim|layer|nope|interval|every")
+# Mixture-of-experts settings: experts, shared experts, routers, top-k, hash routing.
+_ROUTING = re.compile(r"expert|moe|router|routed|routing|topk|top_k|hash_layer")
+
+
+def not_cache_shaping(key: str) -> bool:
+    """Whether a key, whatever its name suggests, is known not to shape the cache."""
+    return (
+        key in _NOT_CACHE
+        or key in _GENERATION
+        or bool(_NOT_CACHE_FORM.search(key))
+        or bool(_ROUTING.search(key))
+        or bool(_ROTARY.search(key) and not _ROTARY_SHAPING.search(key))
+    )
 
 
 _MISSING = object()
@@ -218,8 +251,7 @@ class ConfigReader:
             key
             for key, value in self.data.items()
             if key not in self.read
-            and key not in _NOT_CACHE
-            and not _NOT_CACHE_FORM.search(key)
+            and not not_cache_shaping(key)
             and value not in (None, False, [], {}, "", -1)
             and _CACHE_WORDS.search(key)
         )

@@ -29,6 +29,7 @@ _TRAITS: dict[str, dict] = {
     "qwen3": {"qk_norm": "head"},
     "qwen3_moe": {"qk_norm": "head"},
     "qwen3_vl_text": {"qk_norm": "head"},
+    "qwen3_vl_moe_text": {"qk_norm": "head"},  # Qwen3-VL-MoE: qwen3_moe's text layers
     "gemma": {},
     "gemma2": {"norms_per_layer": 4},
     "gemma3_text": {"norms_per_layer": 4, "qk_norm": "head"},
@@ -177,9 +178,11 @@ def _mlp_width(reader, kind, hidden, moe, n_layers) -> int:
         )
         return width or 4 * hidden
     if moe is not None and all(moe.is_moe_layer(i) for i in range(n_layers)):
-        if not reader.present("moe_intermediate_size"):
+        if not reader.present("moe_intermediate_size", "expert_intermediate_size"):
             return 0  # intermediate_size is the experts' width (Mixtral, gpt-oss)
-        return reader.integer("intermediate_size", default=0) or 0
+        if not reader.present("intermediate_size"):
+            return 0  # Qwen3.5-MoE gives no dense width: no layer has one
+        return reader.integer("intermediate_size")  # kept, though no layer uses it
     return reader.integer("intermediate_size")
 
 
@@ -195,9 +198,7 @@ def _moe(reader: ConfigReader, kind: str) -> MoeShape | None:
     fields: dict = {
         "experts": experts,
         "experts_per_token": reader.integer("num_experts_per_tok", "experts_per_token"),
-        "intermediate_size": reader.integer(
-            "moe_intermediate_size", "expert_intermediate_size", "intermediate_size"
-        ),
+        "intermediate_size": _expert_width(reader),
     }
     fields.update(_moe_layers(reader, kind))
     fields.update(_shared_experts(reader, kind, fields["intermediate_size"]))
@@ -208,6 +209,18 @@ def _moe(reader: ConfigReader, kind: str) -> MoeShape | None:
     ):
         fields["router_bias"] = True  # a per-expert score correction bias
     return MoeShape(**fields)
+
+
+def _expert_width(reader: ConfigReader) -> int:
+    """One routed expert's MLP width.
+
+    moe_intermediate_size where the config gives it: intermediate_size is then a different
+    quantity, the dense layers' (or the unused dense) MLP width, as in DeepSeek-V3, Qwen3-MoE
+    and Kimi-K2. Without it, intermediate_size is the experts' width (Mixtral, gpt-oss).
+    """
+    if reader.present("moe_intermediate_size", "expert_intermediate_size"):
+        return reader.integer("moe_intermediate_size", "expert_intermediate_size")
+    return reader.integer("intermediate_size")
 
 
 def _moe_layers(reader: ConfigReader, kind: str) -> dict:

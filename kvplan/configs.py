@@ -108,14 +108,32 @@ def _model_type(
 
 
 def _dtype(reader: ConfigReader, top: dict) -> str:
-    """The checkpoint dtype (torch_dtype / dtype); absent means bf16, with a note."""
-    source, key = reader.data, reader.present(*DTYPE)
-    if key is None:  # a multimodal checkpoint may give it on the outer config only
-        source, key = top, next((k for k in DTYPE if top.get(k) is not None), None)
-    value = source[key] if key else None
-    if value is None or value == "auto":
+    """The checkpoint dtype (torch_dtype / dtype); absent means bf16, with a note.
+
+    Newer configs write `dtype`, older `torch_dtype`, and some both: both are read, and two
+    that name different dtypes are refused rather than one picked.
+    """
+    here = [key for key in DTYPE if reader.present(key)]  # each marked read
+    source = reader.data if here else top  # a multimodal checkpoint's outer config
+    named = {k: _dtype_name(reader, k, source[k]) for k in DTYPE if k in source}
+    given = {k: v for k, v in named.items() if v}
+    if len(set(given.values())) > 1:
+        (first, one), (second, other) = given.items()
+        raise SpecError(
+            f"{reader.where}: {first} = {source[first]!r} and {second} = "
+            f"{source[second]!r} name different dtypes; kvplan will not pick one",
+            field=first,
+        )
+    if not given:
         reader.defaults_used.append("dtype = bf16 (no torch_dtype in the config)")
         return "bf16"
+    return next(iter(given.values()))
+
+
+def _dtype_name(reader: ConfigReader, key: str, value) -> str:
+    """A dtype key's value as a format name; empty for null or "auto"."""
+    if value is None or value == "auto":
+        return ""
     name = str(value).replace("torch.", "")
     try:
         return canonical_name(name, field=key)
@@ -213,6 +231,7 @@ def spec_from_config(
     data: dict, *, name: str, source: str = "", where: str = ""
 ) -> ModelSpec:
     """A ModelSpec from a parsed config.json dict; `where` names it in errors (its file)."""
+    from kvplan.config_extras import read_bidirectional, read_mtp
     from kvplan.config_layers import read_layers
     from kvplan.config_layout import refuse_recurrent
     from kvplan.config_weights import read_weights
@@ -230,6 +249,8 @@ def spec_from_config(
         n_kv_heads=n_kv_heads,
         head_dim=head_dim,
     )
+    read_mtp(reader)
+    read_bidirectional(reader)
     if reader.present("dense_attention_every_n_layers"):
         reader.readings.append(
             "dense_attention_every_n_layers: the block-sparse layers still cache every token"
@@ -289,8 +310,11 @@ def _positions(reader: ConfigReader) -> int | None:
 
 
 def _headline(value: int | list) -> int:
-    """One number for display where a config gives per-layer values: the first layer's."""
-    return value[0] if isinstance(value, list) else value
+    """One number for display where a config gives per-layer values: the first attention
+    layer's (a layer without attention lists 0)."""
+    if not isinstance(value, list):
+        return value
+    return next((v for v in value if v), value[0])
 
 
 def config_path(path: Path) -> Path:

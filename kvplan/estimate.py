@@ -297,7 +297,7 @@ def engine_profiles(engine) -> list:
     if isinstance(engine, str):
         from kvplan.units import split_list
 
-        engine = split_list(engine) or ["ideal"]
+        engine = split_list(engine, field="engine") or ["ideal"]
     elif not isinstance(engine, (list, tuple)):
         engine = [engine]
     return [engine_profile(e) for e in engine]

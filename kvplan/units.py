@@ -96,9 +96,37 @@ def parse_tokens(
     return tokens
 
 
+def _bare_number(text: object) -> str | None:
+    """The number of a text that is a number without a unit (`16`, `6.51`), else None."""
+    if not isinstance(text, str):
+        return None  # an int or float from code is a count of the base unit
+    match = _NUMBER.match(text)
+    return match.group(1) if match and not match.group(2) else None
+
+
+def _require_size_unit(text: object, field: str, *, allow_zero: bool) -> None:
+    """A size written as text needs its unit: `16` could be bytes, GiB or GB."""
+    number = _bare_number(text)
+    if number is None or (allow_zero and Fraction(number) == 0):
+        return
+    as_bytes = f", or bytes with a B ({number}B)" if "." not in number else ""
+    raise UnitError(
+        f"{text!r} has no unit; write {number}GiB ({number} x 2^30 B) or {number}GB "
+        f"({number} x 10^9 B){as_bytes}",
+        field=field,
+    )
+
+
 def parse_bytes(text: object, *, field: str = "bytes", allow_zero: bool = False) -> int:
-    """Bytes from `80GiB` (80 x 2^30), `80GB` (80 x 10^9), `512MiB`, or a plain integer."""
-    accepted = "a size such as 80GiB, 37.5GiB, 80GB or 512MiB (GiB = 2^30, GB = 10^9)"
+    """Bytes from `80GiB` (80 x 2^30), `80GB` (80 x 10^9), `512MiB` or `4096B`.
+
+    Text needs its unit (a bare `16` is refused, naming the forms); a bare 0 is allowed where
+    zero is. An int from code is bytes.
+    """
+    accepted = (
+        "a size such as 80GiB, 37.5GiB, 80GB, 512MiB or 4096B (GiB = 2^30, GB = 10^9)"
+    )
+    _require_size_unit(text, field, allow_zero=allow_zero)
     size = _scaled(text, _BYTE_SUFFIX, field, accepted)
     if size == 0 and not allow_zero:
         raise UnitError(f"expected a positive size, got {text!r}", field=field)
@@ -113,6 +141,7 @@ def parse_bytes_rounded(
     Returns (bytes, rounded): `rounded` is True when the size was not a whole number of bytes,
     so the caller can say so. Every other rule is parse_bytes's.
     """
+    _require_size_unit(text, field, allow_zero=allow_zero)
     match = _NUMBER.match(str(text)) if not isinstance(text, (bool, int)) else None
     if match is None or match.group(2).lower() not in _BYTE_SUFFIX:
         return parse_bytes(text, field=field, allow_zero=allow_zero), False
@@ -122,9 +151,23 @@ def parse_bytes_rounded(
     return int(exact), exact.denominator != 1
 
 
+# A parameter count written without a suffix is read as exact only from here up: `8` or `70`
+# is a size in billions missing its B, not a model of 8 parameters.
+MIN_BARE_COUNT = 10**6
+
+
 def parse_count(text: object, *, field: str = "count") -> int:
-    """A decimal count such as a parameter count: `8.03B` (8.03 x 10^9), `70B`, `350M`."""
+    """A decimal count such as a parameter count: `8.03B` (8.03 x 10^9), `70B`, `350M`,
+    or an exact integer of at least MIN_BARE_COUNT (`8030261248`)."""
     accepted = "a count such as 8.03B, 70B or 350M (B = 10^9, M = 10^6)"
+    number = _bare_number(text)
+    if number is not None and Fraction(number) < MIN_BARE_COUNT:
+        raise UnitError(
+            f"{text!r} has no unit; write {number}B ({number} x 10^9) or {number}M "
+            f"({number} x 10^6); a number without a unit is an exact count only from "
+            f"{MIN_BARE_COUNT:,} up",
+            field=field,
+        )
     count = _scaled(text, _COUNT_SUFFIX, field, accepted)
     if count == 0:
         raise UnitError(f"expected a positive count, got {text!r}", field=field)
@@ -151,7 +194,7 @@ def split_numbers(items, *, field: str, parse) -> list[int]:
     """Comma-separated numbers parsed one by one; a failure says how commas were read."""
     values = []
     for item in [items] if isinstance(items, str) else list(items):
-        parts = split_list(str(item))
+        parts = split_list(str(item), field=field)
         for part in parts:
             try:
                 values.append(parse(part, field=field))
@@ -164,6 +207,8 @@ def split_numbers(items, *, field: str, parse) -> list[int]:
                     f"{read}: write numbers without thousands separators",
                     field=field,
                 ) from None
+    if not values:
+        raise UnitError("at least one value is needed", field=field)
     return values
 
 
@@ -185,11 +230,26 @@ def parse_fraction(text: object, *, field: str) -> Fraction:
     return value
 
 
-def split_list(text: str | tuple | list) -> list[str]:
-    """Split option values given as `4k,32k` or repeated options into one flat list."""
+def split_list(text: str | tuple | list, *, field: str = "list") -> list[str]:
+    """Split option values given as `4k,32k` or repeated options into one flat list.
+
+    An option given as "" adds nothing (an unset default), but an empty value between commas
+    (`4k,,8k`, `4096,`) is refused, naming the field: a doubled comma is a typo, not a value.
+    """
     items = [text] if isinstance(text, str) else list(text)
-    parts = [part.strip() for item in items for part in str(item).split(",")]
-    return [part for part in parts if part]
+    values = []
+    for item in items:
+        if not str(item).strip():
+            continue
+        parts = [part.strip() for part in str(item).split(",")]
+        if not all(parts):
+            raise UnitError(
+                f"{item!r} has an empty value; commas separate values, with a value on "
+                "each side: 4k,32k",
+                field=field,
+            )
+        values.extend(parts)
+    return values
 
 
 def _hundredths(n_bytes: int, size: int) -> str:

@@ -19,7 +19,7 @@ and biases stay at 2 B, as quantized checkpoints keep them.
 from dataclasses import dataclass
 from functools import cache
 
-from kvplan.errors import KvplanError
+from kvplan.errors import KvplanError, SpecError
 from kvplan.spec import ModelSpec, _heads_per_rank
 from kvplan.weight_tensors import Tensor, head_tensors, layer_tensors, tail_tensors
 
@@ -237,17 +237,35 @@ def expected_experts(experts: int, per_token: int, batch: int) -> float:
 
 
 def check_tp(spec: ModelSpec, tp: int) -> None:
-    """TP must divide the query heads (each rank computes whole heads)."""
+    """Refuse a TP degree some part of the model cannot be split by; name the ones that can."""
+    problem = tp_problem(spec, tp)
+    if problem:
+        choices = ", ".join(str(d) for d in valid_tps(spec))
+        raise KvplanError(f"{problem}; choose a TP among {choices}", field="tp")
+
+
+def tp_problem(spec: ModelSpec, tp: int) -> str | None:
+    """Why `tp` ranks cannot split the model, or None.
+
+    Each rank computes whole query heads; each attention layer's KV heads split evenly or are
+    replicated whole (TP a multiple of them); each state layer's channels split evenly.
+    """
     if spec.n_heads % tp:
-        raise KvplanError(
-            f"TP {tp} does not divide the {spec.n_heads} query heads of {spec.name}; "
-            f"choose a TP among {', '.join(str(d) for d in _divisors(spec.n_heads))}",
-            field="tp",
-        )
-    for layer in spec.layers:
-        if layer.holds_kv:
-            _heads_per_rank(layer.n_kv_heads, tp)
+        return f"TP {tp} does not divide the {spec.n_heads} query heads of {spec.name}"
+    for group in spec.groups:
+        try:
+            group.layer.sharded(tp)
+        except SpecError as error:
+            return f"{spec.name}: {error.args[0]}"
+    return None
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0 and d <= 64]
+# The largest TP suggested: 64 GPUs, far past any single node.
+_MAX_SUGGESTED_TP = 64
+
+
+def valid_tps(spec: ModelSpec) -> list[int]:
+    """Every TP up to 64 that all of tp_problem's constraints accept."""
+    return [
+        tp for tp in range(1, _MAX_SUGGESTED_TP + 1) if tp_problem(spec, tp) is None
+    ]

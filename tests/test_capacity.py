@@ -190,6 +190,33 @@ def test_tp_that_does_not_divide_the_query_heads_is_refused():
         capacity("llama-3.1-8b", gpus="h100", tp=3)
 
 
+@pytest.mark.parametrize("tp", [8, 7])
+def test_a_refused_tp_suggests_only_tps_every_constraint_accepts(tp):
+    # Qwen2.5-7B: 28 query heads divide by 1, 2, 4, 7, 14, 28; of those, 7 and 14 neither
+    # divide its 4 KV heads nor are multiples of them, so 1, 2, 4 and 28 remain.
+    with pytest.raises(
+        KvplanError, match=f"TP {tp} .*; choose a TP among 1, 2, 4, 28$"
+    ):
+        capacity("qwen2.5-7b", gpus="h100", tp=tp)
+
+
+def test_suggested_tps_also_split_state_layers():
+    from kvplan.catalog import load_spec
+    from kvplan.configs import load_config
+    from kvplan.weights import valid_tps
+
+    from .conftest import DATA
+
+    # Qwen3.5-27B: 24 query heads (1, 2, 3, 4, 6, 8, 12, 24), 4 KV heads (3 and 6 out);
+    # its delta-rule layers hold 30,720 = 2^11 x 15 conv and 786,432 = 2^18 x 3 state
+    # values, which 8, 12 and 24 all divide.
+    assert valid_tps(load_spec("qwen3.5-27b")) == [1, 2, 4, 8, 12, 24]
+    # Mamba-2.8b: no attention; each layer holds 5120 x 3 = 2^10 x 15 conv values and
+    # 5120 x 16 = 2^14 x 5 state values: a TP must divide their gcd 2^10 x 5 = 5120.
+    mamba = load_config(DATA / "more_configs" / "Mamba-2.8b-hf.json")
+    assert valid_tps(mamba) == [1, 2, 4, 5, 8, 10, 16, 20, 32, 40, 64]
+
+
 def test_pp_larger_than_the_layers_is_refused():
     with pytest.raises(KvplanError, match="PP 40 is larger than the 32 layers"):
         capacity("llama-3.1-8b", gpus="h100", pp=40)

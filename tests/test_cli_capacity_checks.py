@@ -120,3 +120,42 @@ def test_does_not_fit_says_what_exceeds_what():
         "exceed the " in line and "1.00 GiB x 0.9 = 0.90 GiB, leaving nothing" in line
     )
     assert "-0." not in line
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        ("--weights", "16", "weights"),
+        ("--params", "8", "params"),
+        ("--reserve", "2", "reserve"),
+        ("--kv-budget", "6.51", "kv_budget"),
+        ("--gpu-memory", "80", "gpu_memory"),
+    ],
+)
+def test_a_size_without_a_unit_is_one_line_naming_the_option(option, value, field):
+    result = kvplan("capacity", "llama-3.1-8b", "--gpu", "h100", option, value)
+    line = one_error_line(result)
+    assert line.startswith(
+        f"kvplan: error: {field}: '{value}' has no unit; write {value}"
+    )
+    assert result.stdout == ""
+
+
+def test_bytes_with_an_explicit_b_are_bytes():
+    # 17179869184 B = 16 x 2^30 B: the weights column says 16.00 GiB
+    result = kvplan(
+        "capacity", "llama-3.1-8b", "--gpu", "h100", "--weights", "17179869184B",
+        "-f", "csv",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert ",17179869184," in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [("-c", "4k,,8k", "context"), ("-c", "4096,", "context"), ("--tp", "2,", "tp"),
+     ("--gpu", "h100,,h200", "gpu"), ("-b", "", "batch")],
+)  # fmt: skip
+def test_an_empty_list_value_is_one_line_naming_the_option(option, value, field):
+    result = kvplan("capacity", "llama-3.1-8b", "--gpu", "h100", option, value)
+    assert one_error_line(result).startswith(f"kvplan: error: {field}: ")

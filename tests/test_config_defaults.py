@@ -8,7 +8,14 @@ transformers = pytest.importorskip("transformers")
 from transformers import CONFIG_MAPPING  # noqa: E402
 
 # Types transformers does not ship; their rules come from the models' remote code.
-REMOTE_CODE_TYPES = {"baichuan", "chatglm", "internlm2", "kimi_k2", "phi3small"}
+REMOTE_CODE_TYPES = {
+    "baichuan",
+    "chatglm",
+    "internlm2",
+    "kimi_k2",
+    "phi3small",
+    "nemotron-nas",
+}
 # Keys that state "every Nth layer is full"; newer classes keep only the layer_types they imply.
 PATTERN_KEYS = {
     "sliding_window_pattern",

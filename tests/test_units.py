@@ -49,7 +49,8 @@ def test_parse_tokens_rejects_bad_input_naming_the_field(text):
         ("37.5GiB", 37 * 2**30 + 2**29),
         ("512MiB", 512 * 2**20),
         ("1TB", 10**12),
-        ("1024", 1024),
+        ("1024B", 1024),
+        ("17179869184B", 16 * 2**30),  # bytes in a script: an explicit B
         ("2 KiB", 2048),
         ("16gib", 16 * 2**30),
     ],
@@ -70,6 +71,48 @@ def test_parse_count_is_decimal():
     assert parse_count("350M") == 350 * 10**6
 
 
+@pytest.mark.parametrize("text", ["16", "6.51", "80", "2", "1024", " 7 "])
+def test_a_size_without_a_unit_is_refused_naming_the_forms(text):
+    # 16 could be bytes, GiB or GB: kvplan asks rather than read it as 16 bytes
+    number = text.strip()
+    with pytest.raises(
+        UnitError, match=f"weights: '{text}' has no unit; write {number}GiB"
+    ):
+        parse_bytes(text, field="weights")
+
+
+def test_only_a_whole_number_is_offered_as_bytes():
+    with pytest.raises(UnitError, match=r"or bytes with a B \(16B\)"):
+        parse_bytes("16", field="weights")
+    with pytest.raises(UnitError) as error:
+        parse_bytes("6.51", field="kv_budget")
+    assert "6.51B" not in str(error.value)  # a fraction of a byte is no size
+
+
+def test_a_bare_zero_is_a_size_where_zero_is_allowed():
+    assert parse_bytes("0", field="reserve", allow_zero=True) == 0
+    with pytest.raises(UnitError, match="has no unit"):
+        parse_bytes("0", field="gpu_memory")
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("8030261248", 8_030_261_248),  # an exact count, as a script prints it
+        ("1000000", 10**6),  # the smallest count read without a unit
+        ("999999M", 999_999 * 10**6),
+    ],
+)
+def test_a_parameter_count_without_a_unit_is_exact_from_a_million_up(text, count):
+    assert parse_count(text, field="params") == count
+
+
+@pytest.mark.parametrize("text", ["8", "70", "8.03", "999999"])
+def test_a_small_parameter_count_without_a_unit_is_refused(text):
+    with pytest.raises(UnitError, match=f"params: '{text}' has no unit; write {text}B"):
+        parse_count(text, field="params")
+
+
 def test_parse_fraction_is_exact_and_bounded():
     assert parse_fraction("0.9", field="memory_fraction").numerator == 9
     assert parse_fraction("1", field="memory_fraction") == 1
@@ -88,6 +131,20 @@ def test_parse_positive_int():
 def test_split_list_flattens_commas_and_repeats():
     assert split_list(("4k,32k", "128k")) == ["4k", "32k", "128k"]
     assert split_list("bf16, fp8") == ["bf16", "fp8"]
+
+
+@pytest.mark.parametrize("text", ["4k,,8k", "4096,", ",4k", "4k, ,8k"])
+def test_an_empty_value_between_commas_is_refused_naming_the_field(text):
+    with pytest.raises(UnitError, match=f"context: '{text}' has an empty value"):
+        split_numbers(text, field="context", parse=parse_tokens)
+    with pytest.raises(UnitError, match="dtype: .* has an empty value"):
+        split_list(text.replace("4", "bf"), field="dtype")
+
+
+def test_an_option_left_empty_adds_no_value_but_numbers_need_one():
+    assert split_list(("", "fp8"), field="dtype") == ["fp8"]  # --gpu "" is "no GPU"
+    with pytest.raises(UnitError, match="context: at least one value is needed"):
+        split_numbers("", field="context", parse=parse_tokens)
 
 
 def test_formatting_names_the_unit():

@@ -222,11 +222,11 @@ def capacity(
     _note_gb_budget(given["kv_budget"], reservations)
     result = capacity_result(
         list(models),
-        gpus=split_list(gpu),
+        gpus=split_list(gpu, field="gpu"),
         gpu_memory=_size(gpu_memory, "gpu_memory"),
-        tp=split_list(tp),
-        pp=split_list(pp),
-        cache_dtype=split_list(dtype),
+        tp=split_list(tp, field="tp"),
+        pp=split_list(pp, field="pp"),
+        cache_dtype=split_list(dtype, field="dtype"),
         context=split_numbers(context, field="context", parse=parse_tokens),
         batch=split_numbers(batch, field="batch", parse=parse_positive_int),
         options=options,

@@ -113,7 +113,7 @@ def estimate(
     profiles = profiles_with_options(engine_profiles(engine), engine_opt)
     contexts = split_numbers(context, field="context", parse=parse_tokens)
     batches = split_numbers(batch, field="batch", parse=parse_positive_int)
-    dtypes = split_list(dtype)
+    dtypes = split_list(dtype, field="dtype")
     specs = [load_spec(m) for m in models]
     rows = run_estimate(
         specs,

@@ -161,9 +161,9 @@ def measure(
     plan = plan_measure(
         list(models),
         device=device,
-        cache_dtype=split_list(dtype),
-        context=split_list(context),
-        batch=split_list(batch),
+        cache_dtype=split_list(dtype, field="dtype"),
+        context=split_list(context, field="context"),
+        batch=split_list(batch, field="batch"),
         decode_tokens=decode_tokens,
         layers=layers,
         small=small,
