@@ -6,6 +6,7 @@ from kvplan.cli.common import (
     complete_model,
     emit,
     engine_options,
+    knob_name,
     list_option,
     note,
     output_options,
@@ -249,7 +250,7 @@ def _reservations(engine, engine_opt, options, block_size):
     from kvplan.estimate import engine_profiles
 
     for item in engine_opt:
-        if str(item).partition("=")[0].strip().replace("-", "_") in FRACTION_KNOBS:
+        if knob_name(item) in FRACTION_KNOBS:
             raise KvplanError(
                 f"{item}: capacity sizes the budget itself; give --memory-fraction",
                 field="engine_opt",

@@ -167,7 +167,8 @@ def engine_options(*, default: str | None, help: str) -> Callable:
     return decorate
 
 
-def _knob(item: str) -> str:
+def knob_name(item: str) -> str:
+    """The setting an --engine-opt KEY=VALUE names, as the profiles spell it."""
     return str(item).partition("=")[0].strip().replace("-", "_")
 
 
@@ -179,9 +180,11 @@ def profiles_with_options(profiles, options):
 
     engines = [p for p in profiles if p.name != "ideal"] or profiles
     for item in options:
-        if not any(_knob(item) in p.knobs() for p in engines):
+        if not any(knob_name(item) in p.knobs() for p in engines):
             parse_knobs(engines[0], [item])  # raises, naming the settings it has
     return [
-        p.with_knobs(**parse_knobs(p, [o for o in options if _knob(o) in p.knobs()]))
+        p.with_knobs(
+            **parse_knobs(p, [o for o in options if knob_name(o) in p.knobs()])
+        )
         for p in profiles
     ]
